@@ -278,7 +278,7 @@ function checkShape(t: StoredTensor, shape: number[], file: string): void {
   }
 }
 
-function weightFiles(dir: string): string[] {
+export function weightFiles(dir: string): string[] {
   const index = join(dir, "model.safetensors.index.json");
   if (existsSync(index)) {
     let weightMap: Record<string, string>;

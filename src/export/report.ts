@@ -73,7 +73,7 @@ export function compressionReport(
 
 export function formatReport(r: CompressionReport): string {
   const q = r.quantization;
-  const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
+  const mib = humanBytes;
   const header = ["component", "params", "bytes", "bits/weight", "× vs fp32"];
   const body = r.components.map((c) => [c.component, c.params.toLocaleString("en-US"), mib(c.bytes), c.bits_per_weight.toFixed(3), `${c.ratio_to_fp32.toFixed(2)}×`]);
   body.push(["all parameters", r.param_count.toLocaleString("en-US"), mib(r.param_bytes), ((8 * r.param_bytes) / r.param_count).toFixed(3), `${r.weights_ratio.toFixed(2)}×`]);
@@ -88,4 +88,10 @@ export function formatReport(r: CompressionReport): string {
     `weights ratio (4 B × ${r.param_count.toLocaleString("en-US")} params ÷ ${mib(r.param_bytes)}): ${r.weights_ratio.toFixed(2)}×`,
     `whole file: ${mib(r.file_bytes)} (tokenizer ${mib(r.tokenizer_bytes)}, graph + metadata ${mib(r.graph_and_metadata_bytes)}), ratio ${r.file_ratio.toFixed(2)}×`,
   ].join("\n");
+}
+
+export function humanBytes(b: number): string {
+  if (b >= 2 ** 20) return `${(b / 2 ** 20).toFixed(2)} MiB`;
+  if (b >= 2 ** 10) return `${(b / 2 ** 10).toFixed(1)} KiB`;
+  return `${b} B`;
 }

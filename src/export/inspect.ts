@@ -1,0 +1,70 @@
+// `lowbit inspect`: what a checkpoint directory or a lowbit .onnx file holds, tensor by tensor.
+
+import { statSync } from "node:fs";
+import { relative } from "node:path";
+import { readModelFile } from "../model_file.js";
+import { toNumber } from "../onnx_proto.js";
+import { readCheckpoint, weightFiles } from "./checkpoint.js";
+import { numel, readSafetensors } from "./safetensors.js";
+
+const ONNX_TYPE_NAMES: Record<number, string> = { 1: "FLOAT", 2: "UINT8", 3: "INT8", 7: "INT64", 9: "BOOL", 22: "INT4", 26: "INT2" };
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ")).join("\n");
+}
+
+export function inspectModelFile(path: string): string {
+  const f = readModelFile(path);
+  const rows = [["weight", "shape", "layout", "bits", "bytes"]];
+  let total = 0;
+  for (const w of f.weights) {
+    const stored = [w.initializer, w.scale].filter((n): n is string => n !== undefined).map((n) => f.initializers.get(n)!.raw.byteLength);
+    const bytes = stored.reduce((a, b) => a + b, 0);
+    total += bytes;
+    const layout = w.layout === "float" ? "fp32" : `${w.layout}${w.group_size ? ` G=${w.group_size}` : " per-module"}`;
+    rows.push([w.name, `[${w.shape.join(", ")}]`, layout, String(w.bits ?? 32), bytes.toLocaleString("en-US")]);
+  }
+  const opsets = (f.model.opsetImport ?? []).map((o) => `${o.domain || "ai.onnx"} ${toNumber(o.version)}`).join(", ");
+  const initTypes = new Map<string, number>();
+  for (const init of f.initializers.values()) {
+    const t = ONNX_TYPE_NAMES[init.dataType] ?? String(init.dataType);
+    initTypes.set(t, (initTypes.get(t) ?? 0) + 1);
+  }
+  return [
+    `${path}: lowbit ONNX, ${statSync(path).size.toLocaleString("en-US")} bytes, IR ${toNumber(f.model.irVersion)}, opsets ${opsets}`,
+    `config: ${JSON.stringify(f.config)}`,
+    `quantization: ${JSON.stringify(f.quantization)}`,
+    `tokenizer: ${Object.keys(JSON.parse(f.tokenizer.vocab || "{}") as object).length} tokens, ${f.tokenizer.merges.split("\n").filter((l) => l && !l.startsWith("#")).length} merges`,
+    `initializers: ${[...initTypes].map(([t, n]) => `${n} ${t}`).join(", ")}; ${(f.model.graph?.node ?? []).length} nodes`,
+    "",
+    table(rows),
+    "",
+    `parameters: ${total.toLocaleString("en-US")} bytes`,
+  ].join("\n");
+}
+
+export function inspectCheckpoint(dir: string): string {
+  const ckpt = readCheckpoint(dir); // validates config and every shape first
+  const rows = [["tensor", "dtype", "shape", "bits", "bytes", "file"]];
+  for (const file of weightFiles(dir)) {
+    for (const t of readSafetensors(file).tensors.values()) {
+      const bits = t.name.endsWith(".qweight") ? String(bitsOfCodes(ckpt, t.name)) : { F32: "32", F16: "16", BF16: "16", I8: "8" }[t.dtype as string] ?? "-";
+      rows.push([t.name, t.dtype, `[${t.shape.join(", ")}]`, bits, t.bytes.byteLength.toLocaleString("en-US"), relative(dir, file)]);
+    }
+  }
+  return [
+    `${dir}: Hugging Face GPT-2 checkpoint${ckpt.quantization ? " (quantized)" : ""}`,
+    `config: ${JSON.stringify(ckpt.config)}`,
+    ...(ckpt.quantization ? [`quantization_config: ${JSON.stringify(ckpt.quantization)}`] : []),
+    `tokenizer: ${ckpt.tokenizer.source}`,
+    "",
+    table(rows),
+  ].join("\n");
+}
+
+function bitsOfCodes(ckpt: ReturnType<typeof readCheckpoint>, qweightName: string): number {
+  const name = qweightName.replace(/^transformer\./, "").replace(/\.qweight$/, "");
+  const t = ckpt.tensors.get(name);
+  return t?.kind === "quant" ? t.bits : 8;
+}
