@@ -15,15 +15,14 @@ import { exportGpt2, quantizeCheckpoint, type Progress, type QuantizeSettings } 
 import { inspectCheckpoint, inspectModelFile } from "./export/inspect.js";
 import { writeQuantizedCheckpoint } from "./export/quantized_checkpoint.js";
 import { formatReport } from "./export/report.js";
-import type { WeightBits } from "./quant_formats.js";
 
 const QUANT_OPTIONS = ["bits", "embeddingBits", "activationBits", "granularity", "groupSize", "clip"] as const;
 
 function addQuantOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option("--bits <n>", "weight bits (32 = unquantized fp32)").choices(["2", "4", "8", "32"]).default("4"))
-    .option("--embedding-bits <n>", "word-embedding bits (default: --bits)")
-    .addOption(new Option("--activation-bits <n>", "bits of quantized layers' inputs").choices(["8", "32"]).default("8"))
+    .option("--bits <n>", "weight bits: 2|4|8, or 32 for an unquantized fp32 export", "4")
+    .option("--embedding-bits <n>", "word-embedding bits: 2|4|8|32 (default: --bits)")
+    .option("--activation-bits <n>", "bits of quantized layers' inputs: 8|32", "8")
     .addOption(new Option("--granularity <g>", "one scale per module or per group").choices(["module", "group"]).default("module"))
     .option("--group-size <G>", "input features per scale (32|64|128|256)", "128")
     .addOption(new Option("--clip <m>", "clipping value α").choices(["maxabs", "mse"]).default("maxabs"));
@@ -38,12 +37,19 @@ interface QuantOpts {
   clip: "maxabs" | "mse";
 }
 
+/** Bit-width flags are checked here, not by commander, so a bad one gets lowbit's one-line error. */
+function parseBits<T extends number>(value: string, flag: string, allowed: readonly T[]): T {
+  const n = Number(value);
+  if (!allowed.includes(n as T)) throw new LowbitError(`unsupported bit width for ${flag}`, { expected: allowed.join("|"), found: value });
+  return n as T;
+}
+
 function settingsFrom(o: QuantOpts): QuantizeSettings {
-  const weightBits = Number(o.bits) as WeightBits | 32;
+  const weightBits = parseBits(o.bits, "--bits", [2, 4, 8, 32] as const);
   return {
     weightBits,
-    embeddingBits: (o.embeddingBits === undefined ? weightBits : Number(o.embeddingBits)) as WeightBits | 32,
-    activationBits: Number(o.activationBits) as 8 | 32,
+    embeddingBits: o.embeddingBits === undefined ? weightBits : parseBits(o.embeddingBits, "--embedding-bits", [2, 4, 8, 32] as const),
+    activationBits: parseBits(o.activationBits, "--activation-bits", [8, 32] as const),
     granularity: o.granularity,
     groupSize: Number(o.groupSize),
     clip: o.clip,
@@ -88,7 +94,7 @@ function loadAndQuantize(dir: string, o: QuantOpts, cmd: Command): Gpt2Checkpoin
 }
 
 export function buildProgram(): Command {
-  const program = new Command("lowbit").description("Compress GPT-2 to 2/4/8-bit weights and run it on-device").showHelpAfterError();
+  const program = new Command("lowbit").description("Compress GPT-2 to 2/4/8-bit weights and run it on-device");
 
   addQuantOptions(
     program.command("export").description("export a Hugging Face GPT-2 checkpoint (plain or quantized) to one low-bit ONNX file")
@@ -99,7 +105,7 @@ export function buildProgram(): Command {
     .option("--report <file>", "also write the compression report as JSON")
     .action((dir: string, o: QuantOpts & { output: string; format: "dq" | "nbits"; report?: string }, cmd: Command) => {
       const ckpt = loadAndQuantize(dir, o, cmd);
-      const { bytes, report } = exportGpt2(ckpt, { format: o.format, activationBits: Number(o.activationBits) as 8 | 32, source: dir });
+      const { bytes, report } = exportGpt2(ckpt, { format: o.format, activationBits: settingsFrom(o).activationBits, source: dir });
       writeFileAtomic(o.output, bytes);
       if (o.report !== undefined) writeFileAtomic(o.report, `${JSON.stringify(report, null, 2)}\n`);
       console.log(formatReport(report));

@@ -80,7 +80,9 @@ export function formatReport(r: CompressionReport): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
   return [
-    `W-E-A ${q.weight_bits}-${q.embedding_bits}-${q.activation_bits}, ${q.granularity}${q.group_size ? ` G=${q.group_size}` : ""}, ${q.method}, weights as ${q.weight_format}`,
+    q.method === "none"
+      ? "fp32, unquantized"
+      : `W-E-A ${q.weight_bits}-${q.embedding_bits}-${q.activation_bits}, ${q.granularity}${q.group_size ? ` G=${q.group_size}` : ""}, ${q.method}, weights as ${q.weight_format}`,
     line(header),
     widths.map((w) => "─".repeat(w)).join("  "),
     ...body.map(line),

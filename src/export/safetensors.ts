@@ -69,7 +69,7 @@ export function parseSafetensors(path: string, file: Uint8Array): SafetensorsFil
     }
     const { dtype, shape, data_offsets: offsets } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
     if (!(dtype in DTYPE_BYTES)) {
-      throw new LowbitError("unknown dtype", { file: path, tensor: name, expected: Object.keys(DTYPE_BYTES).join("|"), found: String(dtype) });
+      throw new LowbitError("unsupported dtype", { file: path, tensor: name, expected: Object.keys(DTYPE_BYTES).join("|"), found: String(dtype) });
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
       throw new LowbitError("bad shape", { file: path, tensor: name, expected: "a list of non-negative integers", found: JSON.stringify(shape) });
@@ -78,9 +78,12 @@ export function parseSafetensors(path: string, file: Uint8Array): SafetensorsFil
       throw new LowbitError("bad data_offsets", { file: path, tensor: name, expected: "[begin, end]", found: JSON.stringify(offsets) });
     }
     const [begin, end] = offsets;
-    if (!(Number.isInteger(begin) && Number.isInteger(end) && 0 <= begin && begin <= end && end <= data.byteLength)) {
-      throw new LowbitError("tensor data offsets out of range", {
-        file: path, tensor: name, expected: `0 <= begin <= end <= ${data.byteLength} (data block size)`, found: `[${begin}, ${end}]`,
+    if (!(Number.isInteger(begin) && Number.isInteger(end) && 0 <= begin && begin <= end)) {
+      throw new LowbitError("tensor data offsets out of range", { file: path, tensor: name, expected: "integers 0 <= begin <= end", found: `[${begin}, ${end}]` });
+    }
+    if (end > data.byteLength) {
+      throw new LowbitError("tensor data runs past the end of the file (truncated?)", {
+        file: path, tensor: name, expected: `end <= ${data.byteLength}, the data block's size`, found: `[${begin}, ${end}]`,
       });
     }
     const expectedBytes = numel(shape) * DTYPE_BYTES[dtype as SafetensorsDtype];
