@@ -69,17 +69,18 @@ def quantize(w, shape, input_axis, bits, group_size, clip):
         blocks = [[r * cols + c for c in range(g * group_size, min(cols, (g + 1) * group_size))]
                   for r in range(rows) for g in range(groups)]
     codes = [0] * (rows * cols)
-    scale = []
+    scale, alphas = [], []
     for idx in blocks:
         vals = [w[i] for i in idx]
         alpha = mse_alpha(vals, k) if clip == "mse" else max(abs(v) for v in vals)
+        alphas.append(alpha)
         if alpha == 0:
             scale.append(0.0)
             continue
         for i in idx:
             codes[i] = quantize_value(w[i], alpha, k)
         scale.append(f32(alpha / k))
-    return codes, scale, scale_shape
+    return codes, scale, scale_shape, alphas
 
 
 def hashed_values(n):
@@ -97,9 +98,10 @@ def digest(codes):
 
 
 def weight_case(name, w, shape, input_axis, bits, group_size, clip, full=True):
-    codes, scale, scale_shape = quantize(w, shape, input_axis, bits, group_size, clip)
+    codes, scale, scale_shape, alphas = quantize(w, shape, input_axis, bits, group_size, clip)
     case = {"name": name, "bits": bits, "granularity": "group" if group_size else "module", "group_size": group_size,
-            "input_axis": input_axis, "clip": clip, "shape": shape, "scale_shape": scale_shape, "scale": scale}
+            "input_axis": input_axis, "clip": clip, "shape": shape, "scale_shape": scale_shape, "alpha": alphas,
+            "scale": scale}
     if full:
         step_of = lambda i: scale[0] if not group_size else None  # noqa: E731 (only used for module cases)
         case.update({"w": w, "codes": codes})

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# One-step set-up on a fresh Debian machine: the system packages the tests need, then the npm packages
+# (which also builds dist/ through `prepare`). Used by the README and by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages the test suite needs. python3 runs the golden-vector generator check.
+APT_PACKAGES=(python3)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+# onnxruntime-node's install would download a CUDA add-on from outside the npm registry; the CPU
+# binaries ship in the package (.npmrc says the same for a plain `npm install`).
+export ONNXRUNTIME_NODE_INSTALL=skip
+npm ci --no-audit --no-fund
