@@ -1,6 +1,6 @@
 // Instantiates lowbit's WebAssembly kernels (assembly/, built by `npm run build`) from bytes the host
 // supplies, and picks the SIMD128 build where the engine validates it. No Node built-ins: the same code
-// runs in browsers.
+// runs in browsers. Pointers are byte offsets into `memory`; sizes are element counts.
 
 /** The smallest module that uses SIMD128: () -> v128 { i8x16.splat(i32.const 0) }. */
 const SIMD_PROBE = Uint8Array.of(0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7b, 3, 2, 1, 0, 10, 8, 1, 6, 0, 0x41, 0, 0xfd, 0x0f, 0x0b);
@@ -20,26 +20,54 @@ export function kernelFileName(variant: KernelVariant): string {
   return `lowbit.${variant}.wasm`;
 }
 
-export interface Kernels {
-  variant: KernelVariant;
+type Ptr = number;
+
+/** The module's exports (assembly/index.ts). Shapes are documented there. */
+export interface KernelExports {
   memory: WebAssembly.Memory;
-  /** Bump-allocates `bytes` in WASM memory; returns the byte offset. */
-  allocate(bytes: number): number;
-  /** Int8 codes of `count` f32 weights (stride in elements) with clip α and k levels; returns the step. */
-  quantizeBlock(src: number, dst: number, count: number, stride: number, alpha: number, k: number): number;
-  /** Int8 codes of one activation row; returns its scale max|x| / 127. */
-  quantizeActivationRow(src: number, dst: number, n: number): number;
+  allocate(bytes: number): Ptr;
+  quantizeBlock(src: Ptr, dst: Ptr, count: number, stride: number, alpha: number, k: number): number;
+  quantizeActivationRow(src: Ptr, dst: Ptr, n: number): number;
+  quantizeActivationRows(x: Ptr, xq: Ptr, sx: Ptr, T: number, K: number): void;
+  matmulQ(xq: Ptr, sx: Ptr, T: number, K: number, N: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, bias: Ptr, out: Ptr, acc: Ptr, perm: Ptr): void;
+  matmulQRef(xq: Ptr, sx: Ptr, T: number, K: number, N: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, bias: Ptr, out: Ptr, acc: Ptr): void;
+  matmulQf32(x: Ptr, T: number, K: number, N: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, bias: Ptr, out: Ptr, accf: Ptr): void;
+  matmulF32(x: Ptr, T: number, K: number, N: number, w: Ptr, bias: Ptr, out: Ptr): void;
+  matmulF32Ref(x: Ptr, T: number, K: number, N: number, w: Ptr, bias: Ptr, out: Ptr): void;
+  embedRow(v: number, C: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, out: Ptr): void;
+  headQ(xq: Ptr, sx: number, V: number, C: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, out: Ptr, xperm: Ptr): void;
+  headQRef(xq: Ptr, sx: number, V: number, C: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, out: Ptr): void;
+  headQf32(x: Ptr, V: number, C: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, out: Ptr): void;
+  headF32(x: Ptr, V: number, C: number, w: Ptr, out: Ptr): void;
+  headF32Ref(x: Ptr, V: number, C: number, w: Ptr, out: Ptr): void;
+  layerNorm(x: Ptr, T: number, C: number, gain: Ptr, bias: Ptr, eps: number, out: Ptr): void;
+  gelu(x: Ptr, n: number): void;
+  addInPlace(dst: Ptr, src: Ptr, n: number): void;
+  attention(qkv: Ptr, T: number, C: number, NH: number, kc: Ptr, vc: Ptr, P: number, out: Ptr, scores: Ptr): void;
+  attentionRef(qkv: Ptr, T: number, C: number, NH: number, kc: Ptr, vc: Ptr, P: number, out: Ptr, scores: Ptr): void;
+  argmax(x: Ptr, n: number): number;
 }
 
-export async function instantiateKernels(wasm: BufferSource, variant: KernelVariant): Promise<Kernels> {
-  const { instance } = await WebAssembly.instantiate(wasm, {
+export interface Kernels extends KernelExports {
+  variant: KernelVariant;
+}
+
+/** Raised when the kernels cannot get the memory they need (WASM memory is limited to 4 GiB). */
+export class KernelAbort extends Error {}
+
+export async function instantiateKernels(wasm: BufferSource | WebAssembly.Module, variant: KernelVariant): Promise<Kernels> {
+  const imports = {
     env: {
       abort: (_msg: number, _file: number, line: number, column: number) => {
-        throw new Error(`lowbit kernel aborted at line ${line}:${column}`);
+        throw new KernelAbort(`lowbit kernel aborted at ${line}:${column} (out of WASM memory?)`);
       },
     },
-  });
-  const e = instance.exports as unknown as Omit<Kernels, "variant" | "allocate"> & { allocate(bytes: number): number; simd: WebAssembly.Global };
+  };
+  const instance = wasm instanceof WebAssembly.Module
+    ? await WebAssembly.instantiate(wasm, imports)
+    : (await WebAssembly.instantiate(wasm, imports)).instance;
+  const e = instance.exports as unknown as KernelExports & { simd: WebAssembly.Global };
   if (Boolean(e.simd.value) !== (variant === "simd")) throw new Error(`lowbit kernels: expected the ${variant} build`);
-  return { variant, memory: e.memory, allocate: (b) => e.allocate(b) >>> 0, quantizeBlock: e.quantizeBlock, quantizeActivationRow: e.quantizeActivationRow };
+  const allocate = e.allocate;
+  return Object.assign(Object.create(null) as object, e, { variant, allocate: (bytes: number) => allocate(bytes) >>> 0 }) as Kernels;
 }

@@ -1,0 +1,175 @@
+// The output head and the embedding: kernels over the (V, C) word embedding, stored row by row, packed
+// at 2/4/8 bits or plain f32. Tied GPT-2 reads the same packed rows for both.
+//
+//   embedRow:  x[c] = code[v, c] · step[v, g(c)]                          (one token's embedding row)
+//   headQ:     logits[v] = Σ_g f32(Σ_{c ∈ g} xq[c] · code[v, c]) · step[v, g] · sx   (int8 activations)
+//   headF32:   logits[v] = Σ_c x[c] · W[v, c]                              (fp32 embedding)
+//
+// Letters: V vocabulary rows, C features per row, G features per scale group.
+
+import { rowScaleAt, unpackCode } from "./packed";
+
+export function embedRow(v: i32, C: i32, w: usize, bits: i32, scale: usize, groupSize: i32, out: usize): void {
+  if (bits == 32) {
+    memory.copy(out, w + ((<usize>v * <usize>C) << 2), <usize>C << 2);
+    return;
+  }
+  const G = groupSize > 0 ? groupSize : C;
+  for (let c = 0; c < C; c++) {
+    store<f32>(out + (<usize>c << 2), <f32>unpackCode(w, bits, v * C + c) * rowScaleAt(scale, groupSize, C, v, c / G));
+  }
+}
+
+/** Scalar reference for headQ. */
+export function headQRef(xq: usize, sx: f32, V: i32, C: i32, w: usize, bits: i32, scale: usize, groupSize: i32, out: usize): void {
+  const G = groupSize > 0 ? groupSize : C;
+  for (let v = 0; v < V; v++) {
+    let logit: f32 = 0;
+    for (let c0 = 0, g = 0; c0 < C; c0 += G, g++) {
+      logit += <f32>dotRowRef(xq, w, bits, v * C, c0, min(c0 + G, C)) * rowScaleAt(scale, groupSize, C, v, g) * sx;
+    }
+    store<f32>(out + (<usize>v << 2), logit);
+  }
+}
+
+function dotRowRef(xq: usize, w: usize, bits: i32, rowStart: i32, c0: i32, c1: i32): i32 {
+  let s = 0;
+  for (let c = c0; c < c1; c++) s += <i32>load<i8>(xq + <usize>c) * unpackCode(w, bits, rowStart + c);
+  return s;
+}
+
+/**
+ * SIMD headQ. Whole vectors need byte-aligned rows and groups that hold whole chunks (64 codes at 2 bits,
+ * 32 at 4, 16 at 8); otherwise this falls back to the reference. xperm: C bytes of scratch holding xq in
+ * the lane order of the unpacked fields.
+ */
+export function headQ(xq: usize, sx: f32, V: i32, C: i32, w: usize, bits: i32, scale: usize, groupSize: i32, out: usize, xperm: usize): void {
+  const chunk = bits == 2 ? 64 : bits == 4 ? 32 : 16;
+  const G = groupSize > 0 ? groupSize : C;
+  if ((C * bits) % 8 != 0 || (groupSize > 0 && groupSize % chunk != 0)) {
+    headQRef(xq, sx, V, C, w, bits, scale, groupSize, out);
+    return;
+  }
+  const fields = 8 / bits;
+  const whole = (C / chunk) * chunk;
+  // xperm[c + 16f + j] = xq[c + fields·j + f]: the order fields come out of a 16-byte load.
+  for (let c = 0; c < whole; c += chunk) {
+    for (let f = 0; f < fields; f++) {
+      for (let j = 0; j < 16; j++) store<i8>(xperm + <usize>(c + 16 * f + j), load<i8>(xq + <usize>(c + fields * j + f)));
+    }
+  }
+  const rowBytes = <usize>((C * bits) >> 3);
+  for (let v = 0; v < V; v++) {
+    const row = w + <usize>v * rowBytes;
+    let logit: f32 = 0;
+    for (let c0 = 0, g = 0; c0 < C; c0 += G, g++) {
+      const c1 = min(c0 + G, C);
+      const simdEnd = min(c1, whole);
+      let s = 0;
+      if (bits == 2) s = dotChunksQ2(xperm, row, c0, simdEnd);
+      else if (bits == 4) s = dotChunksQ4(xperm, row, c0, simdEnd);
+      else s = dotChunksQ8(xq, row, c0, simdEnd);
+      if (simdEnd < c1) s += dotRowRef(xq, w, bits, v * C, simdEnd, c1);
+      logit += <f32>s * rowScaleAt(scale, groupSize, C, v, g) * sx;
+    }
+    store<f32>(out + (<usize>v << 2), logit);
+  }
+}
+
+// 2-bit: per 64 codes, four fields of 16 lanes; products ≤ 127, so each i16 lane (4 products a chunk)
+// takes 32 chunks before it is widened.
+function dotChunksQ2(xperm: usize, row: usize, c0: i32, c1: i32): i32 {
+  let total = i32x4.splat(0);
+  let c = c0;
+  while (c < c1) {
+    const cEnd = min(c + 32 * 64, c1);
+    let lo = i16x8.splat(0), hi = i16x8.splat(0);
+    for (; c < cEnd; c += 64) {
+      const v = v128.load(row + (<usize>c >> 2));
+      const x = xperm + <usize>c;
+      const f0 = i8x16.shr_s(i8x16.shl(v, 6), 6), x0 = v128.load(x);
+      const f1 = i8x16.shr_s(i8x16.shl(v, 4), 6), x1 = v128.load(x + 16);
+      const f2 = i8x16.shr_s(i8x16.shl(v, 2), 6), x2 = v128.load(x + 32);
+      const f3 = i8x16.shr_s(v, 6), x3 = v128.load(x + 48);
+      lo = i16x8.add(lo, i16x8.add(i16x8.add(i16x8.extmul_low_i8x16_s(f0, x0), i16x8.extmul_low_i8x16_s(f1, x1)), i16x8.add(i16x8.extmul_low_i8x16_s(f2, x2), i16x8.extmul_low_i8x16_s(f3, x3))));
+      hi = i16x8.add(hi, i16x8.add(i16x8.add(i16x8.extmul_high_i8x16_s(f0, x0), i16x8.extmul_high_i8x16_s(f1, x1)), i16x8.add(i16x8.extmul_high_i8x16_s(f2, x2), i16x8.extmul_high_i8x16_s(f3, x3))));
+    }
+    total = i32x4.add(total, i32x4.add(i32x4.extadd_pairwise_i16x8_s(lo), i32x4.extadd_pairwise_i16x8_s(hi)));
+  }
+  return horizontalSum(total);
+}
+
+// 4-bit: per 32 codes, two fields; products ≤ 889 (2 a chunk per lane), widened every 16 chunks.
+function dotChunksQ4(xperm: usize, row: usize, c0: i32, c1: i32): i32 {
+  let total = i32x4.splat(0);
+  let c = c0;
+  while (c < c1) {
+    const cEnd = min(c + 16 * 32, c1);
+    let lo = i16x8.splat(0), hi = i16x8.splat(0);
+    for (; c < cEnd; c += 32) {
+      const v = v128.load(row + (<usize>c >> 1));
+      const x = xperm + <usize>c;
+      const f0 = i8x16.shr_s(i8x16.shl(v, 4), 4), x0 = v128.load(x);
+      const f1 = i8x16.shr_s(v, 4), x1 = v128.load(x + 16);
+      lo = i16x8.add(lo, i16x8.add(i16x8.extmul_low_i8x16_s(f0, x0), i16x8.extmul_low_i8x16_s(f1, x1)));
+      hi = i16x8.add(hi, i16x8.add(i16x8.extmul_high_i8x16_s(f0, x0), i16x8.extmul_high_i8x16_s(f1, x1)));
+    }
+    total = i32x4.add(total, i32x4.add(i32x4.extadd_pairwise_i16x8_s(lo), i32x4.extadd_pairwise_i16x8_s(hi)));
+  }
+  return horizontalSum(total);
+}
+
+// 8-bit: codes and activations widened to i16 and paired by i32x4.dot_i16x8_s.
+function dotChunksQ8(xq: usize, row: usize, c0: i32, c1: i32): i32 {
+  let total = i32x4.splat(0);
+  for (let c = c0; c < c1; c += 16) {
+    const v = v128.load(row + <usize>c);
+    const x = v128.load(xq + <usize>c);
+    total = i32x4.add(total, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(v), i16x8.extend_low_i8x16_s(x)));
+    total = i32x4.add(total, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(v), i16x8.extend_high_i8x16_s(x)));
+  }
+  return horizontalSum(total);
+}
+
+// @ts-ignore: decorator
+@inline
+function horizontalSum(v: v128): i32 {
+  return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
+}
+
+/** Scalar reference for headF32. */
+export function headF32Ref(x: usize, V: i32, C: i32, w: usize, out: usize): void {
+  for (let v = 0; v < V; v++) {
+    let s: f32 = 0;
+    const row = w + ((<usize>v * <usize>C) << 2);
+    for (let c = 0; c < C; c++) s += load<f32>(x + (<usize>c << 2)) * load<f32>(row + (<usize>c << 2));
+    store<f32>(out + (<usize>v << 2), s);
+  }
+}
+
+/** SIMD headF32: four lane sums per row, added at the end (a different order: equal within rounding). */
+export function headF32(x: usize, V: i32, C: i32, w: usize, out: usize): void {
+  const whole = (C >> 2) << 2;
+  for (let v = 0; v < V; v++) {
+    const row = w + ((<usize>v * <usize>C) << 2);
+    let acc = f32x4.splat(0);
+    for (let c = 0; c < whole; c += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(x + (<usize>c << 2)), v128.load(row + (<usize>c << 2))));
+    let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+    for (let c = whole; c < C; c++) s += load<f32>(x + (<usize>c << 2)) * load<f32>(row + (<usize>c << 2));
+    store<f32>(out + (<usize>v << 2), s);
+  }
+}
+
+/** f32 activations against packed rows (activation_bits = 32). Scalar: the non-default A32 path. */
+export function headQf32(x: usize, V: i32, C: i32, w: usize, bits: i32, scale: usize, groupSize: i32, out: usize): void {
+  const G = groupSize > 0 ? groupSize : C;
+  for (let v = 0; v < V; v++) {
+    let logit: f32 = 0;
+    for (let c0 = 0, g = 0; c0 < C; c0 += G, g++) {
+      let s: f32 = 0;
+      for (let c = c0; c < min(c0 + G, C); c++) s += load<f32>(x + (<usize>c << 2)) * <f32>unpackCode(w, bits, v * C + c);
+      logit += s * rowScaleAt(scale, groupSize, C, v, g);
+    }
+    store<f32>(out + (<usize>v << 2), logit);
+  }
+}

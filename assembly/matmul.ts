@@ -1,0 +1,251 @@
+// Matrix products over weights stored K-major as in Hugging Face Conv1D and the ONNX file: W (K, N),
+// element (k, n) at k·N + n, packed LSB-first at 2/4/8 bits or plain f32. out (T, N) = x (T, K) · W + b.
+//
+// Each kernel has a plain scalar reference (…Ref) beside its SIMD version. With K-major weights the SIMD
+// lanes run over output columns, so every column's sum is taken in the same order as the reference: the
+// integer paths are bit-exact and so are the f32 ones (WASM SIMD128 has no fused multiply-add).
+//
+// Letters: T tokens (rows of x), K input features, N output features, G rows per scale group.
+
+import { scaleAt, unpackCode } from "./packed";
+
+// ─── int8 activations × packed codes ────────────────────────────────────────────────────────────
+//
+//   out[t, n] = bias[n] + Σ_g f32(Σ_{k ∈ g} xq[t, k] · code[k, n]) · step[g, n] · sx[t]
+//
+// xq (T, K) int8 and sx (T) come from quantizeActivationRows; step is one f32 (module) or (⌈K/G⌉, N).
+
+/** Scalar reference. acc: i32 scratch of N. */
+export function matmulQRef(xq: usize, sx: usize, T: i32, K: i32, N: i32, w: usize, bits: i32, scale: usize, groupSize: i32, bias: usize, out: usize, acc: usize): void {
+  const G = groupSize > 0 ? groupSize : K;
+  for (let t = 0; t < T; t++) {
+    const x = xq + <usize>t * <usize>K;
+    for (let k0 = 0, g = 0; k0 < K; k0 += G, g++) {
+      memory.fill(acc, 0, <usize>N << 2);
+      accumulateRowsRef(x, w, bits, k0, min(k0 + G, K), 0, N, N, acc);
+      epilogue(acc, N, g, scale, groupSize, load<f32>(sx + (<usize>t << 2)), bias, out + ((<usize>t * <usize>N) << 2));
+    }
+  }
+}
+
+/** SIMD version; perm: i32 scratch of N (columns in the unpacked lane order). */
+export function matmulQ(xq: usize, sx: usize, T: i32, K: i32, N: i32, w: usize, bits: i32, scale: usize, groupSize: i32, bias: usize, out: usize, acc: usize, perm: usize): void {
+  const G = groupSize > 0 ? groupSize : K;
+  // Rows must start on a byte boundary for whole-vector loads; otherwise every column is a tail column.
+  const chunk = bits == 2 ? 64 : bits == 4 ? 32 : 16;
+  const aligned = (N * bits) % 8 == 0;
+  const simdCols = aligned ? (N / chunk) * chunk : 0;
+  for (let t = 0; t < T; t++) {
+    const x = xq + <usize>t * <usize>K;
+    for (let k0 = 0, g = 0; k0 < K; k0 += G, g++) {
+      const k1 = min(k0 + G, K);
+      memory.fill(acc, 0, <usize>N << 2);
+      if (simdCols > 0) {
+        if (bits == 2) accumulateQ2(x, w, k0, k1, N, simdCols, acc, perm);
+        else if (bits == 4) accumulateQ4(x, w, k0, k1, N, simdCols, acc, perm);
+        else accumulateQ8(x, w, k0, k1, N, simdCols, acc);
+      }
+      if (simdCols < N) accumulateRowsRef(x, w, bits, k0, k1, simdCols, N, N, acc);
+      epilogue(acc, N, g, scale, groupSize, load<f32>(sx + (<usize>t << 2)), bias, out + ((<usize>t * <usize>N) << 2));
+    }
+  }
+}
+
+/** acc[n] += Σ_{k0 ≤ k < k1} x[k] · code[k, n] for columns n0 ≤ n < n1. */
+function accumulateRowsRef(x: usize, w: usize, bits: i32, k0: i32, k1: i32, n0: i32, n1: i32, N: i32, acc: usize): void {
+  for (let k = k0; k < k1; k++) {
+    const xk = <i32>load<i8>(x + <usize>k);
+    const row = k * N;
+    for (let n = n0; n < n1; n++) {
+      const p = acc + (<usize>n << 2);
+      store<i32>(p, load<i32>(p) + xk * unpackCode(w, bits, row + n));
+    }
+  }
+}
+
+/** out[n] (= bias[n] for the first group) += f32(acc[n]) · step[g, n] · s. */
+// @ts-ignore: decorator
+@inline
+function epilogue(acc: usize, N: i32, g: i32, scale: usize, groupSize: i32, s: f32, bias: usize, out: usize): void {
+  for (let n = 0; n < N; n++) {
+    const o = out + (<usize>n << 2);
+    const base: f32 = g > 0 ? load<f32>(o) : bias != 0 ? load<f32>(bias + (<usize>n << 2)) : 0;
+    store<f32>(o, base + <f32>load<i32>(acc + (<usize>n << 2)) * scaleAt(scale, groupSize, g, N, n) * s);
+  }
+}
+
+// 2-bit: 16 bytes of a row hold 64 columns; field f of byte j is column 4j + f. Products are at most
+// 127 in magnitude, so i16 lanes take 128 rows (16,256 < 32,767) before they are widened into `perm`.
+function accumulateQ2(x: usize, w: usize, k0: i32, k1: i32, N: i32, cols: i32, acc: usize, perm: usize): void {
+  for (let c = 0; c < cols; c += 64) {
+    const p = perm + (<usize>c << 2);
+    memory.fill(p, 0, 256);
+    let k = k0;
+    while (k < k1) {
+      const kEnd = min(k + 128, k1);
+      let a0 = i16x8.splat(0), b0 = i16x8.splat(0), a1 = i16x8.splat(0), b1 = i16x8.splat(0);
+      let a2 = i16x8.splat(0), b2 = i16x8.splat(0), a3 = i16x8.splat(0), b3 = i16x8.splat(0);
+      for (; k < kEnd; k++) {
+        const v = v128.load(w + ((<usize>k * <usize>N + <usize>c) >> 2));
+        const xk = i8x16.splat(load<i8>(x + <usize>k));
+        const f0 = i8x16.shr_s(i8x16.shl(v, 6), 6);
+        const f1 = i8x16.shr_s(i8x16.shl(v, 4), 6);
+        const f2 = i8x16.shr_s(i8x16.shl(v, 2), 6);
+        const f3 = i8x16.shr_s(v, 6);
+        a0 = i16x8.add(a0, i16x8.extmul_low_i8x16_s(f0, xk)); b0 = i16x8.add(b0, i16x8.extmul_high_i8x16_s(f0, xk));
+        a1 = i16x8.add(a1, i16x8.extmul_low_i8x16_s(f1, xk)); b1 = i16x8.add(b1, i16x8.extmul_high_i8x16_s(f1, xk));
+        a2 = i16x8.add(a2, i16x8.extmul_low_i8x16_s(f2, xk)); b2 = i16x8.add(b2, i16x8.extmul_high_i8x16_s(f2, xk));
+        a3 = i16x8.add(a3, i16x8.extmul_low_i8x16_s(f3, xk)); b3 = i16x8.add(b3, i16x8.extmul_high_i8x16_s(f3, xk));
+      }
+      // perm[c + 16f + j] holds column c + 4j + f.
+      widenInto(p, a0, b0); widenInto(p + 64, a1, b1); widenInto(p + 128, a2, b2); widenInto(p + 192, a3, b3);
+    }
+    for (let f = 0; f < 4; f++) {
+      for (let j = 0; j < 16; j++) {
+        const dst = acc + (<usize>(c + 4 * j + f) << 2);
+        store<i32>(dst, load<i32>(dst) + load<i32>(p + (<usize>(16 * f + j) << 2)));
+      }
+    }
+  }
+}
+
+// 4-bit: 16 bytes hold 32 columns; field f of byte j is column 2j + f. Products reach 127 · 7 = 889, so
+// i16 lanes take 32 rows (28,448) before widening.
+function accumulateQ4(x: usize, w: usize, k0: i32, k1: i32, N: i32, cols: i32, acc: usize, perm: usize): void {
+  for (let c = 0; c < cols; c += 32) {
+    const p = perm + (<usize>c << 2);
+    memory.fill(p, 0, 128);
+    let k = k0;
+    while (k < k1) {
+      const kEnd = min(k + 32, k1);
+      let a0 = i16x8.splat(0), b0 = i16x8.splat(0), a1 = i16x8.splat(0), b1 = i16x8.splat(0);
+      for (; k < kEnd; k++) {
+        const v = v128.load(w + ((<usize>k * <usize>N + <usize>c) >> 1));
+        const xk = i8x16.splat(load<i8>(x + <usize>k));
+        const f0 = i8x16.shr_s(i8x16.shl(v, 4), 4);
+        const f1 = i8x16.shr_s(v, 4);
+        a0 = i16x8.add(a0, i16x8.extmul_low_i8x16_s(f0, xk)); b0 = i16x8.add(b0, i16x8.extmul_high_i8x16_s(f0, xk));
+        a1 = i16x8.add(a1, i16x8.extmul_low_i8x16_s(f1, xk)); b1 = i16x8.add(b1, i16x8.extmul_high_i8x16_s(f1, xk));
+      }
+      widenInto(p, a0, b0); widenInto(p + 64, a1, b1);
+    }
+    for (let f = 0; f < 2; f++) {
+      for (let j = 0; j < 16; j++) {
+        const dst = acc + (<usize>(c + 2 * j + f) << 2);
+        store<i32>(dst, load<i32>(dst) + load<i32>(p + (<usize>(16 * f + j) << 2)));
+      }
+    }
+  }
+}
+
+/** Adds the 16 i16 lanes of (lo, hi) to the 16 i32 at p. */
+// @ts-ignore: decorator
+@inline
+function widenInto(p: usize, lo: v128, hi: v128): void {
+  v128.store(p, i32x4.add(v128.load(p), i32x4.extend_low_i16x8_s(lo)));
+  v128.store(p + 16, i32x4.add(v128.load(p + 16), i32x4.extend_high_i16x8_s(lo)));
+  v128.store(p + 32, i32x4.add(v128.load(p + 32), i32x4.extend_low_i16x8_s(hi)));
+  v128.store(p + 48, i32x4.add(v128.load(p + 48), i32x4.extend_high_i16x8_s(hi)));
+}
+
+// 8-bit: products reach 127² = 16,129, too big for i16 sums, so rows go in pairs through i32x4.dot_i16x8_s:
+// bytes of rows k and k+1 are interleaved per column and dotted with (x[k], x[k+1]); columns stay in order.
+function accumulateQ8(x: usize, w: usize, k0: i32, k1: i32, N: i32, cols: i32, acc: usize): void {
+  for (let c = 0; c < cols; c += 16) {
+    let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
+    for (let k = k0; k < k1; k += 2) {
+      const second = k + 1 < k1;
+      const r0 = v128.load(w + <usize>k * <usize>N + <usize>c);
+      const r1 = second ? v128.load(w + <usize>(k + 1) * <usize>N + <usize>c) : i8x16.splat(0);
+      const x0 = <i32>load<i8>(x + <usize>k);
+      const x1 = second ? <i32>load<i8>(x + <usize>k + 1) : 0;
+      const xs = i32x4.splat((x0 & 0xffff) | (x1 << 16));
+      const lo = i8x16.shuffle(r0, r1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+      const hi = i8x16.shuffle(r0, r1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(lo), xs));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(lo), xs));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(hi), xs));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(hi), xs));
+    }
+    const p = acc + (<usize>c << 2);
+    v128.store(p, i32x4.add(v128.load(p), s0));
+    v128.store(p + 16, i32x4.add(v128.load(p + 16), s1));
+    v128.store(p + 32, i32x4.add(v128.load(p + 32), s2));
+    v128.store(p + 48, i32x4.add(v128.load(p + 48), s3));
+  }
+}
+
+// ─── f32 activations × packed codes (activation_bits = 32) ──────────────────────────────────────
+//
+//   out[t, n] = bias[n] + Σ_g (Σ_{k ∈ g} x[t, k] · code[k, n]) · step[g, n]
+//
+// Scalar only: it serves the non-default "A32" exports, where speed is not the point.
+
+export function matmulQf32(x: usize, T: i32, K: i32, N: i32, w: usize, bits: i32, scale: usize, groupSize: i32, bias: usize, out: usize, accf: usize): void {
+  const G = groupSize > 0 ? groupSize : K;
+  for (let t = 0; t < T; t++) {
+    const xt = x + ((<usize>t * <usize>K) << 2);
+    const o = out + ((<usize>t * <usize>N) << 2);
+    for (let k0 = 0, g = 0; k0 < K; k0 += G, g++) {
+      memory.fill(accf, 0, <usize>N << 2);
+      for (let k = k0; k < min(k0 + G, K); k++) {
+        const xk = load<f32>(xt + (<usize>k << 2));
+        for (let n = 0; n < N; n++) {
+          const p = accf + (<usize>n << 2);
+          store<f32>(p, load<f32>(p) + xk * <f32>unpackCode(w, bits, k * N + n));
+        }
+      }
+      for (let n = 0; n < N; n++) {
+        const on = o + (<usize>n << 2);
+        const base: f32 = g > 0 ? load<f32>(on) : bias != 0 ? load<f32>(bias + (<usize>n << 2)) : 0;
+        store<f32>(on, base + load<f32>(accf + (<usize>n << 2)) * scaleAt(scale, groupSize, g, N, n));
+      }
+    }
+  }
+}
+
+// ─── f32 weights (unquantized exports) ──────────────────────────────────────────────────────────
+//
+//   out[t, n] = bias[n] + Σ_k x[t, k] · W[k, n], summed in k order.
+
+export function matmulF32Ref(x: usize, T: i32, K: i32, N: i32, w: usize, bias: usize, out: usize): void {
+  for (let t = 0; t < T; t++) {
+    const xt = x + ((<usize>t * <usize>K) << 2);
+    for (let n = 0; n < N; n++) {
+      let s: f32 = bias != 0 ? load<f32>(bias + (<usize>n << 2)) : 0;
+      for (let k = 0; k < K; k++) s += load<f32>(xt + (<usize>k << 2)) * load<f32>(w + ((<usize>k * <usize>N + <usize>n) << 2));
+      store<f32>(out + ((<usize>t * <usize>N + <usize>n) << 2), s);
+    }
+  }
+}
+
+/** SIMD: 16 columns held in four f32x4 sums across all of K; the scalar loop finishes the tail columns. */
+export function matmulF32(x: usize, T: i32, K: i32, N: i32, w: usize, bias: usize, out: usize): void {
+  const cols = (N >> 4) << 4;
+  for (let t = 0; t < T; t++) {
+    const xt = x + ((<usize>t * <usize>K) << 2);
+    const o = out + ((<usize>t * <usize>N) << 2);
+    for (let c = 0; c < cols; c += 16) {
+      let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+      if (bias != 0) {
+        const b = bias + (<usize>c << 2);
+        s0 = v128.load(b); s1 = v128.load(b + 16); s2 = v128.load(b + 32); s3 = v128.load(b + 48);
+      }
+      for (let k = 0; k < K; k++) {
+        const xk = f32x4.splat(load<f32>(xt + (<usize>k << 2)));
+        const row = w + ((<usize>k * <usize>N + <usize>c) << 2);
+        s0 = f32x4.add(s0, f32x4.mul(xk, v128.load(row)));
+        s1 = f32x4.add(s1, f32x4.mul(xk, v128.load(row + 16)));
+        s2 = f32x4.add(s2, f32x4.mul(xk, v128.load(row + 32)));
+        s3 = f32x4.add(s3, f32x4.mul(xk, v128.load(row + 48)));
+      }
+      const p = o + (<usize>c << 2);
+      v128.store(p, s0); v128.store(p + 16, s1); v128.store(p + 32, s2); v128.store(p + 48, s3);
+    }
+    for (let n = cols; n < N; n++) {
+      let s: f32 = bias != 0 ? load<f32>(bias + (<usize>n << 2)) : 0;
+      for (let k = 0; k < K; k++) s += load<f32>(xt + (<usize>k << 2)) * load<f32>(w + ((<usize>k * <usize>N + <usize>n) << 2));
+      store<f32>(o + (<usize>n << 2), s);
+    }
+  }
+}
