@@ -17,6 +17,8 @@ export interface RandomGpt2Options {
   vocab: number;
   positions: number;
   seed: number;
+  /** Standard deviation of the weight matrices (GPT-2 initialises with 0.02; larger gives decisive logits). */
+  std?: number;
 }
 
 export const GPT2_124M: RandomGpt2Options = { layers: 12, embd: 768, heads: 12, vocab: 50257, positions: 1024, seed: 1 };
@@ -38,6 +40,7 @@ export function makeRandomGpt2(dir: string, o: RandomGpt2Options): void {
     model_type: "gpt2", architectures: ["GPT2LMHeadModel"], vocab_size: o.vocab, n_positions: o.positions, n_ctx: o.positions,
     n_embd: o.embd, n_layer: o.layers, n_head: o.heads, n_inner: null, activation_function: "gelu_new",
     layer_norm_epsilon: 1e-5, tie_word_embeddings: true, bos_token_id: o.vocab - 1, eos_token_id: o.vocab - 1,
+    lowbit_untrained: true,
   };
   const config = parseGpt2Config(rawConfig, "generated config");
   const random = mulberry32(o.seed);
@@ -47,7 +50,8 @@ export function makeRandomGpt2(dir: string, o: RandomGpt2Options): void {
     const data = new Float32Array(numel(shape));
     const isLayerNormGain = /ln_(1|2|f)\.weight$/.test(name);
     const isBias = name.endsWith(".bias");
-    for (let i = 0; i < data.length; i++) data[i] = isLayerNormGain ? 1 + normal(0.1) : isBias ? normal(0.01) : normal(0.02);
+    const std = o.std ?? 0.02;
+    for (let i = 0; i < data.length; i++) data[i] = isLayerNormGain ? 1 + normal(0.1) : isBias ? normal(0.01) : normal(std);
     tensors.push({ name, dtype: "F32", shape, data });
   }
   mkdirSync(dir, { recursive: true });
@@ -64,6 +68,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     .option("--vocab <n>", "vocab_size", Number, GPT2_124M.vocab)
     .option("--positions <n>", "n_positions", Number, GPT2_124M.positions)
     .option("--seed <n>", "PRNG seed", Number, GPT2_124M.seed)
+    .option("--std <x>", "standard deviation of weight matrices", Number, 0.02)
     .parse()
     .opts();
   makeRandomGpt2(opts.out, opts as RandomGpt2Options & { out: string });

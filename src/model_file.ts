@@ -1,7 +1,7 @@
 // Reading a lowbit .onnx file: its metadata (config, quantization, weight manifest, tokenizer) and its
-// weights by name, exactly as stored. Shared by `lowbit inspect`, the reference forward and the runtime.
+// weights by name, exactly as stored. Shared by `lowbit inspect`, the reference forward and the runtime,
+// so it uses no Node built-ins (readModelFile, for Node, lives in node_io.ts).
 
-import { readFileSync } from "node:fs";
 import { LowbitError } from "./errors.js";
 import type { Gpt2Config } from "./export/checkpoint.js";
 import type { FileQuantization } from "./export/export.js";
@@ -28,16 +28,6 @@ export interface LowbitModelFile {
   tokenizer: { vocab: string; merges: string };
   initializers: Map<string, StoredInitializer>;
   model: ModelProto;
-}
-
-export function readModelFile(path: string): LowbitModelFile {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new LowbitError("cannot read model file", { file: path, found: (err as NodeJS.ErrnoException).code ?? String(err) });
-  }
-  return parseModelFile(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
 }
 
 export function parseModelFile(bytes: Uint8Array, file: string): LowbitModelFile {

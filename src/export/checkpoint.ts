@@ -29,6 +29,8 @@ export interface Gpt2Config {
   tie_word_embeddings: boolean;
   bos_token_id: number;
   eos_token_id: number;
+  /** Set (from `lowbit_untrained` in config.json) on test models with random weights, so runtimes can say so. */
+  untrained?: boolean;
 }
 
 export const QUANTIZED_CHECKPOINT_FORMAT = "lowbit-quantized-checkpoint";
@@ -88,6 +90,7 @@ export function parseGpt2Config(raw: Record<string, unknown>, file: string): Gpt
     tie_word_embeddings: raw.tie_word_embeddings !== false,
     bos_token_id: typeof raw.bos_token_id === "number" ? raw.bos_token_id : eos,
     eos_token_id: eos,
+    ...(raw.lowbit_untrained === true ? { untrained: true } : {}),
   };
 }
 

@@ -2,7 +2,7 @@
 
 import { statSync } from "node:fs";
 import { relative } from "node:path";
-import { readModelFile } from "../model_file.js";
+import { readModelFile } from "../node_io.js";
 import { toNumber } from "../onnx_proto.js";
 import { readCheckpoint, weightFiles } from "./checkpoint.js";
 import { numel, readSafetensors } from "./safetensors.js";

@@ -5,8 +5,8 @@
 // the offsets index. Written by hand: the format is 30 lines of byte arithmetic and the npm packages for
 // it either only read or pull in a tensor library; every check below names the file and tensor.
 
-import { readFileSync } from "node:fs";
 import { LowbitError } from "../errors.js";
+import { readBytes } from "../node_io.js";
 import { writeFileAtomic } from "./atomic_write.js";
 
 export type SafetensorsDtype = "F32" | "F16" | "BF16" | "I8" | "U8" | "BOOL" | "I32" | "I64";
@@ -33,13 +33,7 @@ export function numel(shape: readonly number[]): number {
 
 /** Parses a safetensors file, checking the header, every dtype, shape and offset against the file's size. */
 export function readSafetensors(path: string): SafetensorsFile {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (err) {
-    throw new LowbitError("cannot read file", { file: path, found: (err as NodeJS.ErrnoException).code ?? String(err) });
-  }
-  return parseSafetensors(path, new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+  return parseSafetensors(path, readBytes(path));
 }
 
 export function parseSafetensors(path: string, file: Uint8Array): SafetensorsFile {

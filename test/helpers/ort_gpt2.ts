@@ -2,7 +2,7 @@
 // the independent oracle for our graph, our reference forward and (later) our runtime.
 
 import * as ort from "onnxruntime-node";
-import { readModelFile } from "../../src/model_file.js";
+import { readModelFile } from "../../src/node_io.js";
 
 export interface OrtGpt2 {
   session: ort.InferenceSession;

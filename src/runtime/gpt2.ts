@@ -1,0 +1,270 @@
+// GPT-2 executor over the WASM kernels: maps a lowbit file's weights into WASM memory exactly as stored
+// (packed codes stay packed), keeps a KV cache, and runs the forward pass by hand (no graph
+// interpretation). A prompt goes through each layer as matrix products, in chunks of up to CHUNK tokens;
+// decoding then adds one token at a time against the cache.
+//
+// Letters: T tokens in this step, P tokens already cached, S = P + T, C n_embd, NH heads, HS = C / NH,
+// F n_inner, V vocab, L layers.
+
+import { LowbitError } from "../errors.js";
+import type { Gpt2Config } from "../export/checkpoint.js";
+import type { WeightEntry } from "../export/gpt2_onnx.js";
+import type { LowbitModelFile } from "../model_file.js";
+import { KernelAbort, type Kernels } from "./kernels.js";
+
+/** Tokens per prefill chunk: bounds the activation scratch while keeping the products matrix-shaped. */
+export const CHUNK = 64;
+
+/** A weight in WASM memory: byte offsets of its stored data and scales, plus how to read them. */
+interface MappedWeight {
+  data: number;
+  scale: number;
+  bits: number; // 32 for fp32
+  groupSize: number;
+  shape: number[];
+}
+
+interface Layer {
+  ln1: [number, number]; // gain, bias: (C)
+  attn: MappedWeight; // (C, 3C)
+  attnBias: number; // (3C)
+  proj: MappedWeight; // (C, C)
+  projBias: number; // (C)
+  ln2: [number, number];
+  fc: MappedWeight; // (C, F)
+  fcBias: number; // (F)
+  fcProj: MappedWeight; // (F, C)
+  fcProjBias: number; // (C)
+  keys: number; // (capacity, C) f32
+  values: number; // (capacity, C) f32
+}
+
+export interface Gpt2Options {
+  /** KV-cache rows to allocate: the most tokens (prompt + generated) one sequence may hold. */
+  contextLength?: number;
+}
+
+export class Gpt2Executor {
+  readonly config: Gpt2Config;
+  readonly capacity: number;
+  readonly activationBits: 8 | 32;
+  /** Bytes of packed weights and of the KV cache placed in WASM memory (for the memory report). */
+  readonly weightBytes: number;
+  readonly kvCacheBytes: number;
+  private readonly k: Kernels;
+  private readonly wte: MappedWeight;
+  private readonly wpe: number; // (n_positions, C) f32
+  private readonly head: MappedWeight; // (V, C): wte when tied
+  private readonly lnf: [number, number];
+  private readonly layers: Layer[] = [];
+  private position = 0;
+  // Scratch, sized for CHUNK tokens.
+  private readonly x: number; // (CHUNK, C) residual stream
+  private readonly h: number; // (CHUNK, C) LayerNorm output
+  private readonly qkv: number; // (CHUNK, 3C)
+  private readonly ctx: number; // (CHUNK, C)
+  private readonly proj: number; // (CHUNK, C)
+  private readonly mlp: number; // (CHUNK, F)
+  private readonly xq: number; // (CHUNK, max(C, F)) int8
+  private readonly sx: number; // (CHUNK) f32
+  private readonly acc: number; // (max N) i32 / f32
+  private readonly perm: number; // (max N) i32
+  private readonly scores: number; // (capacity) f32
+  private readonly xperm: number; // (C) int8
+  private readonly logits: number; // (CHUNK, V) f32
+
+  constructor(kernels: Kernels, file: LowbitModelFile, options: Gpt2Options = {}) {
+    this.k = kernels;
+    this.config = file.config;
+    const c = this.config;
+    this.activationBits = file.quantization.activation_bits === 8 ? 8 : 32;
+    const capacity = options.contextLength ?? c.n_positions;
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > c.n_positions) {
+      throw new LowbitError("bad context length", { expected: `1..${c.n_positions} (n_positions)`, found: String(capacity) });
+    }
+    this.capacity = capacity;
+    const C = c.n_embd;
+    const F = c.n_inner;
+    const V = c.vocab_size;
+    const byName = new Map(file.weights.map((w) => [w.name, w]));
+
+    try {
+      let weightBytes = 0;
+      const place = (bytes: Uint8Array): number => {
+        const ptr = this.alloc(bytes.byteLength);
+        new Uint8Array(this.k.memory.buffer, ptr, bytes.byteLength).set(bytes);
+        weightBytes += bytes.byteLength;
+        return ptr;
+      };
+      const weight = (name: string): MappedWeight => {
+        const w = byName.get(name);
+        if (w === undefined) throw new LowbitError("model file lacks a weight", { file: file.file, tensor: name });
+        return this.mapWeight(file, w, place);
+      };
+      const vector = (name: string): number => weight(name).data;
+
+      this.wte = weight("wte.weight");
+      this.wpe = vector("wpe.weight");
+      this.head = c.tie_word_embeddings ? this.wte : weight("lm_head.weight");
+      this.lnf = [vector("ln_f.weight"), vector("ln_f.bias")];
+      const kvBytes = capacity * C * 4;
+      for (let l = 0; l < c.n_layer; l++) {
+        const p = `h.${l}`;
+        this.layers.push({
+          ln1: [vector(`${p}.ln_1.weight`), vector(`${p}.ln_1.bias`)],
+          attn: weight(`${p}.attn.c_attn.weight`), attnBias: vector(`${p}.attn.c_attn.bias`),
+          proj: weight(`${p}.attn.c_proj.weight`), projBias: vector(`${p}.attn.c_proj.bias`),
+          ln2: [vector(`${p}.ln_2.weight`), vector(`${p}.ln_2.bias`)],
+          fc: weight(`${p}.mlp.c_fc.weight`), fcBias: vector(`${p}.mlp.c_fc.bias`),
+          fcProj: weight(`${p}.mlp.c_proj.weight`), fcProjBias: vector(`${p}.mlp.c_proj.bias`),
+          keys: this.alloc(kvBytes), values: this.alloc(kvBytes),
+        });
+      }
+      this.weightBytes = weightBytes;
+      this.kvCacheBytes = 2 * c.n_layer * kvBytes;
+
+      const maxN = Math.max(3 * C, F, V);
+      this.x = this.alloc(CHUNK * C * 4);
+      this.h = this.alloc(CHUNK * C * 4);
+      this.qkv = this.alloc(CHUNK * 3 * C * 4);
+      this.ctx = this.alloc(CHUNK * C * 4);
+      this.proj = this.alloc(CHUNK * C * 4);
+      this.mlp = this.alloc(CHUNK * F * 4);
+      this.xq = this.alloc(CHUNK * Math.max(C, F));
+      this.sx = this.alloc(CHUNK * 4);
+      this.acc = this.alloc(maxN * 4);
+      this.perm = this.alloc(maxN * 4);
+      this.scores = this.alloc(capacity * 4);
+      this.xperm = this.alloc(C);
+      this.logits = this.alloc(CHUNK * V * 4);
+    } catch (err) {
+      if (err instanceof KernelAbort || err instanceof RangeError) {
+        throw new LowbitError("out of WASM memory while loading the model", { file: file.file, found: (err as Error).message, hint: "use a smaller --context or model" });
+      }
+      throw err;
+    }
+  }
+
+  private alloc(bytes: number): number {
+    return this.k.allocate(Math.max(16, bytes));
+  }
+
+  private mapWeight(file: LowbitModelFile, w: WeightEntry, place: (b: Uint8Array) => number): MappedWeight {
+    if (w.layout === "nbits") {
+      throw new LowbitError("this runtime reads `--format dq` files; MatMulNBits weights are for onnxruntime", {
+        file: file.file, tensor: w.name, hint: "re-export without --format nbits",
+      });
+    }
+    const data = place(file.initializers.get(w.initializer)!.raw);
+    if (w.layout === "float") return { data, scale: 0, bits: 32, groupSize: 0, shape: w.shape };
+    return { data, scale: place(file.initializers.get(w.scale!)!.raw), bits: w.bits!, groupSize: w.group_size ?? 0, shape: w.shape };
+  }
+
+  /** Tokens held in the KV cache. */
+  get length(): number {
+    return this.position;
+  }
+
+  /** Empties the KV cache: the next forward starts at position 0. */
+  reset(): void {
+    this.position = 0;
+  }
+
+  /**
+   * Runs `tokens` after what the cache holds. Returns the logits (V) of the last token, or with `all`
+   * the logits (T, V) of every token. The returned arrays are copies.
+   */
+  forward(tokens: ArrayLike<number>, all = false): Float32Array {
+    const c = this.config;
+    const V = c.vocab_size;
+    if (tokens.length === 0) throw new LowbitError("forward needs at least one token");
+    if (this.position + tokens.length > this.capacity) {
+      throw new LowbitError("sequence longer than the context", { expected: `at most ${this.capacity} tokens`, found: `${this.position + tokens.length}` });
+    }
+    for (let i = 0; i < tokens.length; i++) {
+      if (!Number.isInteger(tokens[i]) || tokens[i] < 0 || tokens[i] >= V) {
+        throw new LowbitError("token id out of range", { expected: `0..${V - 1}`, found: String(tokens[i]) });
+      }
+    }
+    const out = new Float32Array(all ? tokens.length * V : V);
+    for (let start = 0; start < tokens.length; start += CHUNK) {
+      const T = Math.min(CHUNK, tokens.length - start);
+      const last = start + T === tokens.length;
+      this.forwardChunk(Array.from({ length: T }, (_, i) => tokens[start + i]), all ? T : last ? 1 : 0);
+      const view = new Float32Array(this.k.memory.buffer, this.logits, (all ? T : 1) * V);
+      if (all) out.set(view, start * V);
+      else if (last) out.set(view);
+    }
+    return out;
+  }
+
+  /** One chunk of T ≤ CHUNK tokens; writes the logits of the last `headRows` of them to this.logits. */
+  private forwardChunk(tokens: number[], headRows: number): void {
+    const k = this.k;
+    const c = this.config;
+    const C = c.n_embd;
+    const F = c.n_inner;
+    const T = tokens.length;
+    const P = this.position;
+    const eps = c.layer_norm_epsilon;
+
+    for (let t = 0; t < T; t++) {
+      const row = this.x + t * C * 4;
+      k.embedRow(tokens[t], C, this.wte.data, this.wte.bits, this.wte.scale, this.wte.groupSize, row);
+      k.addInPlace(row, this.wpe + (P + t) * C * 4, C);
+    }
+    const heap = new Float32Array(k.memory.buffer);
+    for (const layer of this.layers) {
+      k.layerNorm(this.x, T, C, layer.ln1[0], layer.ln1[1], eps, this.h);
+      this.linear(this.h, T, C, 3 * C, layer.attn, layer.attnBias, this.qkv);
+      for (let t = 0; t < T; t++) {
+        // Append this token's key and value (columns C..2C and 2C..3C of qkv) to the cache.
+        const src = (this.qkv >> 2) + t * 3 * C;
+        heap.copyWithin((layer.keys >> 2) + (P + t) * C, src + C, src + 2 * C);
+        heap.copyWithin((layer.values >> 2) + (P + t) * C, src + 2 * C, src + 3 * C);
+      }
+      k.attention(this.qkv, T, C, c.n_head, layer.keys, layer.values, P, this.ctx, this.scores);
+      this.linear(this.ctx, T, C, C, layer.proj, layer.projBias, this.proj);
+      k.addInPlace(this.x, this.proj, T * C);
+      k.layerNorm(this.x, T, C, layer.ln2[0], layer.ln2[1], eps, this.h);
+      this.linear(this.h, T, C, F, layer.fc, layer.fcBias, this.mlp);
+      k.gelu(this.mlp, T * F);
+      this.linear(this.mlp, T, F, C, layer.fcProj, layer.fcProjBias, this.proj);
+      k.addInPlace(this.x, this.proj, T * C);
+    }
+    this.position += T;
+    if (headRows === 0) return;
+    const first = T - headRows;
+    k.layerNorm(this.x + first * C * 4, headRows, C, this.lnf[0], this.lnf[1], eps, this.h);
+    for (let r = 0; r < headRows; r++) this.headRow(this.h + r * C * 4, this.logits + r * c.vocab_size * 4);
+  }
+
+  /** out (T, N) = in (T, K) · W + b, by the kernel that matches how W is stored. */
+  private linear(input: number, T: number, K: number, N: number, w: MappedWeight, bias: number, out: number): void {
+    const k = this.k;
+    if (w.bits === 32) {
+      k.matmulF32(input, T, K, N, w.data, bias, out);
+    } else if (this.activationBits === 8) {
+      k.quantizeActivationRows(input, this.xq, this.sx, T, K);
+      k.matmulQ(this.xq, this.sx, T, K, N, w.data, w.bits, w.scale, w.groupSize, bias, out, this.acc, this.perm);
+    } else {
+      k.matmulQf32(input, T, K, N, w.data, w.bits, w.scale, w.groupSize, bias, out, this.acc);
+    }
+  }
+
+  /** logits (V) = final (C) · headᵀ. */
+  private headRow(final: number, out: number): void {
+    const k = this.k;
+    const h = this.head;
+    const C = this.config.n_embd;
+    const V = this.config.vocab_size;
+    if (h.bits === 32) {
+      k.headF32(final, V, C, h.data, out);
+    } else if (this.activationBits === 8) {
+      k.quantizeActivationRows(final, this.xq, this.sx, 1, C);
+      k.headQ(this.xq, new Float32Array(k.memory.buffer, this.sx, 1)[0], V, C, h.data, h.bits, h.scale, h.groupSize, out, this.xperm);
+    } else {
+      k.headQf32(final, V, C, h.data, h.bits, h.scale, h.groupSize, out);
+    }
+  }
+}

@@ -1,0 +1,210 @@
+// lowbit's runtime, the public API: load a lowbit .onnx (path, URL, ArrayBuffer or Uint8Array) onto the
+// WASM kernels and generate text as an async stream of tokens. An ES module with no Node built-ins at
+// the top level: the same file runs in Node and in browsers (Node-only reads are dynamic imports).
+
+import { LowbitError } from "../errors.js";
+import type { Gpt2Config } from "../export/checkpoint.js";
+import type { FileQuantization } from "../export/export.js";
+import { parseModelFile } from "../model_file.js";
+import { Gpt2Executor } from "./gpt2.js";
+import { instantiateKernels, kernelFileName, preferredVariant, type KernelVariant, type Kernels } from "./kernels.js";
+import { argmax, isSampling, penalize, Prng, sample, validateSampling, type SamplingOptions } from "./sampling.js";
+import { Gpt2Tokenizer, TextStreamDecoder } from "./tokenizer.js";
+
+export { Gpt2Tokenizer, TextStreamDecoder } from "./tokenizer.js";
+export type { SamplingOptions } from "./sampling.js";
+export { LowbitError } from "../errors.js";
+
+export type ModelSource = string | URL | ArrayBuffer | Uint8Array;
+
+export interface LoadOptions {
+  /** The kernels' .wasm (bytes, compiled module, path or URL); by default build/lowbit.{simd|scalar}.wasm. */
+  kernels?: BufferSource | WebAssembly.Module | string | URL;
+  /** Which build to use; by default SIMD128 where the engine has it. */
+  variant?: KernelVariant;
+  /** KV-cache rows to allocate (prompt + generated tokens); by default the model's n_positions. */
+  contextLength?: number;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  maxNewTokens?: number;
+  /** Stop when one of these strings appears in the generated text (it is not emitted). */
+  stop?: string[];
+  /** Stop at the end-of-text token (default true). */
+  stopAtEos?: boolean;
+  /** A prompt too long for the context: "error" (default) or "left" (keep its last tokens). */
+  truncate?: "error" | "left";
+  signal?: AbortSignal;
+}
+
+export interface GeneratedToken {
+  id: number;
+  /** Text completed by this token (may be empty while a multi-byte character is unfinished). A last item
+   * with id -1 carries text held back until the end (a possible stop-string prefix), and no token. */
+  text: string;
+}
+
+export interface GenerationStats {
+  promptTokens: number;
+  generatedTokens: number;
+  prefillMs: number;
+  decodeMs: number;
+  prefillTokensPerS: number;
+  decodeTokensPerS: number;
+  stopReason: "max_new_tokens" | "eos" | "stop_string" | "context_full";
+}
+
+export interface LowbitModel {
+  readonly config: Gpt2Config;
+  readonly quantization: FileQuantization;
+  readonly tokenizer: Gpt2Tokenizer;
+  readonly executor: Gpt2Executor;
+  readonly kernelVariant: KernelVariant;
+  readonly loadMs: number;
+  /** Bytes of WASM memory in use: weights as stored, KV cache and scratch. */
+  wasmMemoryBytes(): number;
+  /** Streams new tokens for a prompt (text or token ids). Statistics land in `lastStats` when it ends. */
+  generate(prompt: string | number[], options?: GenerateOptions): AsyncGenerator<GeneratedToken, GenerationStats>;
+  lastStats?: GenerationStats;
+}
+
+const isNode = typeof process !== "undefined" && process.versions?.node !== undefined;
+const now = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
+
+async function readSource(src: string | URL, what: string): Promise<Uint8Array> {
+  const url = src instanceof URL ? src : /^[a-z][a-z0-9+.-]*:\/\//i.test(src) ? new URL(src) : undefined;
+  if (isNode && (url === undefined || url.protocol === "file:")) {
+    const fs = await import("node:fs/promises");
+    try {
+      return new Uint8Array(await fs.readFile(url ?? (src as string)));
+    } catch (err) {
+      throw new LowbitError(`cannot read ${what}`, { file: String(src), found: (err as { code?: string }).code ?? String(err) });
+    }
+  }
+  const response = await fetch(url ?? src);
+  if (!response.ok) throw new LowbitError(`cannot fetch ${what}`, { file: String(src), found: `HTTP ${response.status}` });
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+export async function loadKernels(options: LoadOptions = {}): Promise<Kernels> {
+  const variant = options.variant ?? preferredVariant();
+  let wasm = options.kernels ?? new URL(`../../build/${kernelFileName(variant)}`, import.meta.url);
+  if (typeof wasm === "string" || wasm instanceof URL) wasm = await readSource(wasm, "WASM kernels (run `npm run build`)");
+  return instantiateKernels(wasm, variant);
+}
+
+export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<LowbitModel> {
+  const t0 = now();
+  const name = typeof source === "string" || source instanceof URL ? String(source) : "model bytes";
+  const bytes = typeof source === "string" || source instanceof URL ? await readSource(source, "model file") : source instanceof Uint8Array ? source : new Uint8Array(source);
+  const file = parseModelFile(bytes, name);
+  const kernels = await loadKernels(options);
+  const executor = new Gpt2Executor(kernels, file, { contextLength: options.contextLength });
+  const tokenizer = Gpt2Tokenizer.fromFiles(file.tokenizer.vocab, file.tokenizer.merges);
+  const model: LowbitModel = {
+    config: file.config,
+    quantization: file.quantization,
+    tokenizer,
+    executor,
+    kernelVariant: kernels.variant,
+    loadMs: now() - t0,
+    wasmMemoryBytes: () => kernels.memory.buffer.byteLength,
+    generate: (prompt, opts = {}) => generate(model, prompt, opts),
+  };
+  return model;
+}
+
+/** Macrotask yield, so an AbortSignal fired by a timer or an event is seen between tokens. */
+const yieldToEvents = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+async function* generate(model: LowbitModel, prompt: string | number[], o: GenerateOptions): AsyncGenerator<GeneratedToken, GenerationStats> {
+  validateSampling(o);
+  const maxNew = o.maxNewTokens ?? 32;
+  if (!(Number.isInteger(maxNew) && maxNew >= 1)) throw new LowbitError("invalid max new tokens", { expected: "an integer >= 1", found: String(maxNew) });
+  const { executor, tokenizer } = model;
+  let ids = typeof prompt === "string" ? tokenizer.encode(prompt) : [...prompt];
+  if (ids.length === 0) throw new LowbitError("empty prompt", { expected: "at least one token" });
+  const room = executor.capacity - maxNew;
+  if (ids.length > room) {
+    if (o.truncate !== "left" || room < 1) {
+      throw new LowbitError("prompt too long for the context", {
+        expected: `prompt + max new tokens <= ${executor.capacity}`, found: `${ids.length} + ${maxNew}`, hint: "shorten the prompt, lower max new tokens, or truncate the prompt from the left",
+      });
+    }
+    ids = ids.slice(ids.length - room);
+  }
+  const sampling = isSampling(o);
+  const rng = new Prng(o.seed ?? 0);
+  const penalty = o.repetitionPenalty ?? 1;
+  const eos = o.stopAtEos === false ? undefined : tokenizer.eosTokenId ?? model.config.eos_token_id;
+  const stops = o.stop ?? [];
+  const holdBack = stops.length > 0 ? Math.max(...stops.map((s) => s.length)) - 1 : 0;
+  const decoder = new TextStreamDecoder(tokenizer);
+
+  const checkAbort = async () => {
+    if (o.signal === undefined) return;
+    await yieldToEvents();
+    if (o.signal.aborted) throw o.signal.reason ?? new Error("aborted");
+  };
+
+  await checkAbort();
+  executor.reset();
+  const seen = [...ids];
+  const t0 = now();
+  let logits = executor.forward(ids);
+  const prefillMs = now() - t0;
+  let decodeMs = 0;
+  let generated = 0;
+  let text = "";
+  let emitted = 0;
+  let stopReason: GenerationStats["stopReason"] = "max_new_tokens";
+
+  while (true) {
+    penalize(logits, seen, penalty);
+    const id = sampling ? sample(logits, o, rng) : argmax(logits);
+    generated++;
+    seen.push(id);
+    if (id === eos) {
+      stopReason = "eos";
+      break;
+    }
+    // Models may pad their vocabulary past the tokenizer's (as tiny-f16 does): such ids have no text.
+    text += id < tokenizer.vocabSize ? decoder.push(id) : "";
+    const hit = stops.map((s) => text.indexOf(s, Math.max(0, emitted - s.length))).filter((i) => i >= 0);
+    if (hit.length > 0) {
+      const cut = Math.min(...hit);
+      if (cut > emitted) yield { id, text: text.slice(emitted, cut) };
+      emitted = text.length;
+      stopReason = "stop_string";
+      break;
+    }
+    const safe = Math.max(emitted, text.length - holdBack);
+    yield { id, text: text.slice(emitted, safe) };
+    emitted = safe;
+    if (generated >= maxNew) break;
+    if (executor.length >= executor.capacity) {
+      stopReason = "context_full";
+      break;
+    }
+    await checkAbort();
+    const t1 = now();
+    logits = executor.forward([id]);
+    decodeMs += now() - t1;
+  }
+  if (stopReason !== "stop_string") {
+    text += decoder.flush();
+    if (text.length > emitted) yield { id: -1, text: text.slice(emitted) };
+  }
+  // Tokens after the first are decode steps; the first came from the prefill's logits.
+  const stats: GenerationStats = {
+    promptTokens: ids.length,
+    generatedTokens: generated,
+    prefillMs,
+    decodeMs,
+    prefillTokensPerS: ids.length / (prefillMs / 1e3),
+    decodeTokensPerS: generated > 1 ? (generated - 1) / (decodeMs / 1e3) : 0,
+    stopReason,
+  };
+  model.lastStats = stats;
+  return stats;
+}

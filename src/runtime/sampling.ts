@@ -1,0 +1,86 @@
+// Choosing the next token from logits: greedy, or sampling with repetition penalty, temperature, top-k and
+// top-p (applied in that order, as Hugging Face's generate does), from a seeded PRNG. Pure arithmetic on
+// doubles with a 32-bit integer generator, so one seed gives the same tokens in Node and in browsers.
+
+import { LowbitError } from "../errors.js";
+
+export interface SamplingOptions {
+  /** 0 (or unset with no other sampling option) means greedy. */
+  temperature?: number;
+  /** Keep the k most likely tokens (0 = all). */
+  topK?: number;
+  /** Keep the smallest set of most likely tokens whose probability reaches p (1 = all). */
+  topP?: number;
+  /** > 1 discourages tokens already in the sequence (CTRL's rule: divide positive logits, multiply negative). */
+  repetitionPenalty?: number;
+  seed?: number;
+}
+
+export function validateSampling(o: SamplingOptions): void {
+  const bad = (name: string, expected: string, value: unknown) => new LowbitError(`invalid ${name}`, { expected, found: String(value) });
+  if (o.temperature !== undefined && !(Number.isFinite(o.temperature) && o.temperature >= 0)) throw bad("temperature", "a number >= 0", o.temperature);
+  if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 0)) throw bad("top-k", "an integer >= 0", o.topK);
+  if (o.topP !== undefined && !(Number.isFinite(o.topP) && o.topP > 0 && o.topP <= 1)) throw bad("top-p", "a number in (0, 1]", o.topP);
+  if (o.repetitionPenalty !== undefined && !(Number.isFinite(o.repetitionPenalty) && o.repetitionPenalty > 0)) throw bad("repetition penalty", "a number > 0", o.repetitionPenalty);
+  if (o.seed !== undefined && !(Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)) throw bad("seed", "an integer in [0, 2^32)", o.seed);
+}
+
+/** True when the options ask for sampling rather than greedy decoding. */
+export function isSampling(o: SamplingOptions): boolean {
+  return (o.temperature !== undefined && o.temperature > 0) || o.topK !== undefined || o.topP !== undefined || o.seed !== undefined;
+}
+
+/** mulberry32: 32-bit state, integer arithmetic only; next() in [0, 1). */
+export class Prng {
+  private state: number;
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+}
+
+export function argmax(logits: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+  return best;
+}
+
+/** Applies the repetition penalty in place to the logits of tokens in `seen`. */
+export function penalize(logits: Float32Array, seen: Iterable<number>, penalty: number): void {
+  if (penalty === 1) return;
+  for (const id of new Set(seen)) logits[id] = logits[id] > 0 ? logits[id] / penalty : logits[id] * penalty;
+}
+
+/** Samples one id from logits (already penalized) with temperature, top-k and top-p. */
+export function sample(logits: Float32Array, o: SamplingOptions, rng: Prng): number {
+  const temperature = o.temperature === undefined || o.temperature === 0 ? 1 : o.temperature;
+  const topK = o.topK ?? 0;
+  const topP = o.topP ?? 1;
+  // Candidates sorted by logit (ties by id, so the order is total and the same everywhere).
+  let ids = Array.from(logits.keys());
+  ids.sort((a, b) => logits[b] - logits[a] || a - b);
+  if (topK > 0) ids = ids.slice(0, topK);
+  const max = logits[ids[0]] / temperature;
+  let probs = ids.map((id) => Math.exp(logits[id] / temperature - max));
+  let total = probs.reduce((a, b) => a + b, 0);
+  if (topP < 1) {
+    let cumulative = 0;
+    let keep = 0;
+    while (keep < ids.length && cumulative < topP * total) cumulative += probs[keep++];
+    ids = ids.slice(0, Math.max(1, keep));
+    probs = probs.slice(0, ids.length);
+    total = probs.reduce((a, b) => a + b, 0);
+  }
+  let r = rng.next() * total;
+  for (let i = 0; i < ids.length; i++) {
+    r -= probs[i];
+    if (r < 0) return ids[i];
+  }
+  return ids[ids.length - 1];
+}
