@@ -36,9 +36,25 @@ export function attention(qkv: usize, T: i32, C: i32, NH: i32, kc: usize, vc: us
   else ops.attentionRef(qkv, T, C, NH, kc, vc, P, out, scores);
 }
 
-/** Bump allocation from the stub runtime's heap: the host places its buffers here, 16-byte aligned. */
+// The host's buffers live in one bump-allocated region above the module's data, 16-byte aligned. Memory
+// grows to exactly what is asked for (the stub runtime's allocator doubles it, which would overstate the
+// runtime's footprint); nothing is freed: the host sizes everything once per model.
+let top: usize = (__heap_base + 15) & ~(<usize>15);
+
+/** Reserves `bytes` and returns their offset; aborts if WASM memory cannot grow that far. */
 export function allocate(bytes: usize): usize {
-  return heap.alloc(bytes);
+  const start = top;
+  const end = (start + bytes + 15) & ~(<usize>15);
+  const pages = <i32>((end + 0xffff) >>> 16);
+  const have = memory.size();
+  if (pages > have && memory.grow(pages - have) < 0) abort("out of WASM memory");
+  top = end;
+  return start;
+}
+
+/** Bytes allocated so far, from offset 0 (the module's own data included). */
+export function allocatedBytes(): usize {
+  return top;
 }
 
 /** True when this build was compiled with SIMD128. */

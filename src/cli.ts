@@ -4,6 +4,7 @@
 //                 [--granularity module|group] [--group-size G] [--clip maxabs|mse] [--format dq|nbits] [--report r.json]
 //   lowbit quantize <checkpoint-dir> -o <quantized-dir> [same quantization options]
 //   lowbit inspect <file.onnx|checkpoint-dir>
+//   lowbit generate --model m.onnx --prompt "..." [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--json]
 
 import { statSync } from "node:fs";
 import { Command, Option } from "commander";
@@ -15,6 +16,7 @@ import { exportGpt2, quantizeCheckpoint, type Progress, type QuantizeSettings } 
 import { inspectCheckpoint, inspectModelFile } from "./export/inspect.js";
 import { writeQuantizedCheckpoint } from "./export/quantized_checkpoint.js";
 import { formatReport } from "./export/report.js";
+import { loadModel, type GenerateOptions } from "./runtime/index.js";
 
 const QUANT_OPTIONS = ["bits", "embeddingBits", "activationBits", "granularity", "groupSize", "clip"] as const;
 
@@ -129,7 +131,108 @@ export function buildProgram(): Command {
       console.log(isDir ? inspectCheckpoint(path) : inspectModelFile(path));
     });
 
+  program.command("generate").description("generate text with the WASM runtime, streaming it, then print speed and memory")
+    .requiredOption("--model <file>", "a lowbit .onnx file")
+    .option("--prompt <text>", "the prompt as text")
+    .option("--prompt-ids <ids>", "the prompt as comma-separated token ids")
+    .option("--max-new-tokens <n>", "tokens to generate", "32")
+    .option("--temperature <t>", "sampling temperature (0 = greedy)")
+    .option("--top-k <k>", "sample from the k most likely tokens")
+    .option("--top-p <p>", "sample from the smallest set of tokens reaching probability p")
+    .option("--repetition-penalty <r>", "penalise tokens already in the sequence (> 1)")
+    .option("--seed <s>", "PRNG seed for sampling")
+    .option("--stop <text...>", "stop when the generated text contains this string")
+    .option("--no-eos", "keep going past the end-of-text token")
+    .option("--truncate", "drop the prompt's first tokens when it does not fit the context")
+    .option("--context <n>", "KV-cache length (default: the model's n_positions)")
+    .addOption(new Option("--kernels <variant>", "WASM build").choices(["simd", "scalar"]))
+    .option("--json", "print one JSON object instead of streaming")
+    .action(async (o: GenerateCliOptions) => generateCommand(o));
+
   return program;
+}
+
+interface GenerateCliOptions {
+  model: string;
+  prompt?: string;
+  promptIds?: string;
+  maxNewTokens: string;
+  temperature?: string;
+  topK?: string;
+  topP?: string;
+  repetitionPenalty?: string;
+  seed?: string;
+  stop?: string[];
+  eos: boolean;
+  truncate?: boolean;
+  context?: string;
+  kernels?: "simd" | "scalar";
+  json?: boolean;
+}
+
+/** A numeric flag, or a LowbitError naming it; range checks happen in the runtime. */
+function numberFlag(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n)) throw new LowbitError(`invalid ${flag}`, { expected: "a number", found: JSON.stringify(value) });
+  return n;
+}
+
+async function generateCommand(o: GenerateCliOptions): Promise<void> {
+  if ((o.prompt === undefined) === (o.promptIds === undefined)) {
+    throw new LowbitError("give the prompt once", { expected: "--prompt TEXT or --prompt-ids 1,2,3", found: o.prompt === undefined ? "neither" : "both" });
+  }
+  const promptIds = o.promptIds?.split(",").map((v) => {
+    const id = Number(v.trim());
+    if (!Number.isInteger(id) || id < 0) throw new LowbitError("invalid --prompt-ids", { expected: "comma-separated non-negative integers", found: JSON.stringify(v) });
+    return id;
+  });
+  const model = await loadModel(o.model, { variant: o.kernels });
+  const vocab = model.config.vocab_size;
+  for (const id of promptIds ?? []) {
+    if (id >= vocab) throw new LowbitError("invalid --prompt-ids", { expected: `ids below the vocabulary size ${vocab}`, found: String(id) });
+  }
+  const options: GenerateOptions = {
+    maxNewTokens: numberFlag(o.maxNewTokens, "--max-new-tokens"),
+    temperature: numberFlag(o.temperature, "--temperature"),
+    topK: numberFlag(o.topK, "--top-k"),
+    topP: numberFlag(o.topP, "--top-p"),
+    repetitionPenalty: numberFlag(o.repetitionPenalty, "--repetition-penalty"),
+    seed: numberFlag(o.seed, "--seed"),
+    stop: o.stop,
+    stopAtEos: o.eos,
+    truncate: o.truncate ? "left" : "error",
+    contextLength: numberFlag(o.context, "--context"),
+  };
+  if (model.config.untrained && !o.json) {
+    process.stderr.write(`note: ${o.model} is untrained (random weights): its text is noise, not language\n`);
+  }
+  const ids: number[] = [];
+  let text = "";
+  const stream = model.generate(promptIds ?? o.prompt!, options);
+  for await (const token of stream) {
+    if (token.id >= 0) ids.push(token.id);
+    text += token.text;
+    if (!o.json) process.stdout.write(token.text);
+  }
+  const stats = model.lastStats!;
+  const peakRss = process.resourceUsage().maxRSS * 1024;
+  if (o.json) {
+    console.log(JSON.stringify({
+      ids, text, prompt_tokens: stats.promptTokens, stop_reason: stats.stopReason,
+      prefill_tokens_per_s: stats.prefillTokensPerS, decode_tokens_per_s: stats.decodeTokensPerS,
+      load_ms: model.loadMs, peak_rss_bytes: peakRss, wasm_memory_bytes: model.wasmMemoryBytes(),
+      kernels: model.kernelVariant, untrained: model.config.untrained === true,
+    }));
+    return;
+  }
+  process.stdout.write("\n");
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  process.stderr.write(
+    `prefill: ${stats.promptTokens} tokens, ${stats.prefillTokensPerS.toFixed(1)} tok/s; ` +
+    `decode: ${Math.max(0, stats.generatedTokens - 1)} tokens, ${stats.decodeTokensPerS.toFixed(1)} tok/s; ` +
+    `load ${model.loadMs.toFixed(0)} ms; peak RSS ${mib(peakRss)}; WASM memory ${mib(model.wasmMemoryBytes())} (${model.kernelVariant}); stop: ${stats.stopReason}\n`,
+  );
 }
 
 export async function main(argv: string[]): Promise<number> {

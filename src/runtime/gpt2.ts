@@ -12,6 +12,13 @@ import type { WeightEntry } from "../export/gpt2_onnx.js";
 import type { LowbitModelFile } from "../model_file.js";
 import { KernelAbort, type Kernels } from "./kernels.js";
 
+function outOfMemory(err: unknown, what: string): unknown {
+  if (err instanceof KernelAbort || err instanceof RangeError) {
+    return new LowbitError("out of WASM memory", { file: what, found: (err as Error).message, hint: "use a shorter context or a smaller model" });
+  }
+  return err;
+}
+
 /** Tokens per prefill chunk: bounds the activation scratch while keeping the products matrix-shaped. */
 export const CHUNK = 64;
 
@@ -35,22 +42,24 @@ interface Layer {
   fcBias: number; // (F)
   fcProj: MappedWeight; // (F, C)
   fcProjBias: number; // (C)
-  keys: number; // (capacity, C) f32
-  values: number; // (capacity, C) f32
 }
 
 export interface Gpt2Options {
-  /** KV-cache rows to allocate: the most tokens (prompt + generated) one sequence may hold. */
+  /**
+   * KV-cache rows: the most tokens (prompt + generated) one sequence may hold. Without it the cache is
+   * sized by the first reserve() (generate() reserves prompt + max new tokens), at most n_positions.
+   */
   contextLength?: number;
 }
 
 export class Gpt2Executor {
   readonly config: Gpt2Config;
-  readonly capacity: number;
   readonly activationBits: 8 | 32;
-  /** Bytes of packed weights and of the KV cache placed in WASM memory (for the memory report). */
+  /** Bytes of the weights placed in WASM memory, exactly as the file stores them. */
   readonly weightBytes: number;
-  readonly kvCacheBytes: number;
+  private cacheRows = 0;
+  private keys: number[] = []; // per layer: (cacheRows, C) f32
+  private values: number[] = [];
   private readonly k: Kernels;
   private readonly wte: MappedWeight;
   private readonly wpe: number; // (n_positions, C) f32
@@ -69,20 +78,15 @@ export class Gpt2Executor {
   private readonly sx: number; // (CHUNK) f32
   private readonly acc: number; // (max N) i32 / f32
   private readonly perm: number; // (max N) i32
-  private readonly scores: number; // (capacity) f32
+  private scores = 0; // (cacheRows) f32
   private readonly xperm: number; // (C) int8
-  private readonly logits: number; // (CHUNK, V) f32
+  private readonly logits: number; // (V) f32
 
   constructor(kernels: Kernels, file: LowbitModelFile, options: Gpt2Options = {}) {
     this.k = kernels;
     this.config = file.config;
     const c = this.config;
     this.activationBits = file.quantization.activation_bits === 8 ? 8 : 32;
-    const capacity = options.contextLength ?? c.n_positions;
-    if (!Number.isInteger(capacity) || capacity < 1 || capacity > c.n_positions) {
-      throw new LowbitError("bad context length", { expected: `1..${c.n_positions} (n_positions)`, found: String(capacity) });
-    }
-    this.capacity = capacity;
     const C = c.n_embd;
     const F = c.n_inner;
     const V = c.vocab_size;
@@ -107,7 +111,6 @@ export class Gpt2Executor {
       this.wpe = vector("wpe.weight");
       this.head = c.tie_word_embeddings ? this.wte : weight("lm_head.weight");
       this.lnf = [vector("ln_f.weight"), vector("ln_f.bias")];
-      const kvBytes = capacity * C * 4;
       for (let l = 0; l < c.n_layer; l++) {
         const p = `h.${l}`;
         this.layers.push({
@@ -117,13 +120,11 @@ export class Gpt2Executor {
           ln2: [vector(`${p}.ln_2.weight`), vector(`${p}.ln_2.bias`)],
           fc: weight(`${p}.mlp.c_fc.weight`), fcBias: vector(`${p}.mlp.c_fc.bias`),
           fcProj: weight(`${p}.mlp.c_proj.weight`), fcProjBias: vector(`${p}.mlp.c_proj.bias`),
-          keys: this.alloc(kvBytes), values: this.alloc(kvBytes),
         });
       }
       this.weightBytes = weightBytes;
-      this.kvCacheBytes = 2 * c.n_layer * kvBytes;
 
-      const maxN = Math.max(3 * C, F, V);
+      const maxN = Math.max(3 * C, F);
       this.x = this.alloc(CHUNK * C * 4);
       this.h = this.alloc(CHUNK * C * 4);
       this.qkv = this.alloc(CHUNK * 3 * C * 4);
@@ -134,19 +135,54 @@ export class Gpt2Executor {
       this.sx = this.alloc(CHUNK * 4);
       this.acc = this.alloc(maxN * 4);
       this.perm = this.alloc(maxN * 4);
-      this.scores = this.alloc(capacity * 4);
       this.xperm = this.alloc(C);
-      this.logits = this.alloc(CHUNK * V * 4);
+      this.logits = this.alloc(V * 4);
     } catch (err) {
-      if (err instanceof KernelAbort || err instanceof RangeError) {
-        throw new LowbitError("out of WASM memory while loading the model", { file: file.file, found: (err as Error).message, hint: "use a smaller --context or model" });
-      }
-      throw err;
+      throw outOfMemory(err, file.file);
     }
+    if (options.contextLength !== undefined) this.reserve(options.contextLength);
   }
 
   private alloc(bytes: number): number {
     return this.k.allocate(Math.max(16, bytes));
+  }
+
+  /** Rows the KV cache holds: the longest sequence (prompt + generated tokens) it can run. */
+  get capacity(): number {
+    return this.cacheRows;
+  }
+
+  /** Bytes of the KV cache in WASM memory. */
+  get kvCacheBytes(): number {
+    return 2 * this.config.n_layer * this.cacheRows * this.config.n_embd * 4;
+  }
+
+  /**
+   * Makes the KV cache hold at least `rows` tokens (at most n_positions). A larger cache is a new
+   * allocation: the kernels' memory is never freed, so size it once where you can.
+   */
+  reserve(rows: number): void {
+    const c = this.config;
+    if (!Number.isInteger(rows) || rows < 1 || rows > c.n_positions) {
+      throw new LowbitError("bad context length", { expected: `1..${c.n_positions} (n_positions)`, found: String(rows) });
+    }
+    if (rows <= this.cacheRows) return;
+    try {
+      const bytes = rows * c.n_embd * 4;
+      const keys = this.layers.map(() => this.alloc(bytes));
+      const values = this.layers.map(() => this.alloc(bytes));
+      const scores = this.alloc(rows * 4);
+      // Keep what is cached when the cache moves.
+      const heap = new Uint8Array(this.k.memory.buffer);
+      const used = this.position * c.n_embd * 4;
+      for (let l = 0; l < this.layers.length; l++) {
+        if (used > 0) heap.copyWithin(keys[l], this.keys[l], this.keys[l] + used);
+        if (used > 0) heap.copyWithin(values[l], this.values[l], this.values[l] + used);
+      }
+      [this.keys, this.values, this.scores, this.cacheRows] = [keys, values, scores, rows];
+    } catch (err) {
+      throw outOfMemory(err, `a KV cache of ${rows} tokens`);
+    }
   }
 
   private mapWeight(file: LowbitModelFile, w: WeightEntry, place: (b: Uint8Array) => number): MappedWeight {
@@ -178,9 +214,10 @@ export class Gpt2Executor {
     const c = this.config;
     const V = c.vocab_size;
     if (tokens.length === 0) throw new LowbitError("forward needs at least one token");
-    if (this.position + tokens.length > this.capacity) {
-      throw new LowbitError("sequence longer than the context", { expected: `at most ${this.capacity} tokens`, found: `${this.position + tokens.length}` });
+    if (this.position + tokens.length > c.n_positions) {
+      throw new LowbitError("sequence longer than the context", { expected: `at most n_positions = ${c.n_positions} tokens`, found: `${this.position + tokens.length}` });
     }
+    if (this.position + tokens.length > this.cacheRows) this.reserve(this.position + tokens.length);
     for (let i = 0; i < tokens.length; i++) {
       if (!Number.isInteger(tokens[i]) || tokens[i] < 0 || tokens[i] >= V) {
         throw new LowbitError("token id out of range", { expected: `0..${V - 1}`, found: String(tokens[i]) });
@@ -190,16 +227,18 @@ export class Gpt2Executor {
     for (let start = 0; start < tokens.length; start += CHUNK) {
       const T = Math.min(CHUNK, tokens.length - start);
       const last = start + T === tokens.length;
-      this.forwardChunk(Array.from({ length: T }, (_, i) => tokens[start + i]), all ? T : last ? 1 : 0);
-      const view = new Float32Array(this.k.memory.buffer, this.logits, (all ? T : 1) * V);
-      if (all) out.set(view, start * V);
-      else if (last) out.set(view);
+      const headRows = all ? T : last ? 1 : 0;
+      // Each head row's logits are copied out before the next overwrites the (V) scratch.
+      this.forwardChunk(Array.from({ length: T }, (_, i) => tokens[start + i]), headRows, (r) => {
+        const view = new Float32Array(this.k.memory.buffer, this.logits, V);
+        out.set(view, all ? (start + T - headRows + r) * V : 0);
+      });
     }
     return out;
   }
 
-  /** One chunk of T ≤ CHUNK tokens; writes the logits of the last `headRows` of them to this.logits. */
-  private forwardChunk(tokens: number[], headRows: number): void {
+  /** One chunk of T ≤ CHUNK tokens; computes the logits of its last `headRows` tokens, one row at a time. */
+  private forwardChunk(tokens: number[], headRows: number, take: (row: number) => void): void {
     const k = this.k;
     const c = this.config;
     const C = c.n_embd;
@@ -214,16 +253,17 @@ export class Gpt2Executor {
       k.addInPlace(row, this.wpe + (P + t) * C * 4, C);
     }
     const heap = new Float32Array(k.memory.buffer);
-    for (const layer of this.layers) {
+    for (let l = 0; l < this.layers.length; l++) {
+      const layer = this.layers[l];
       k.layerNorm(this.x, T, C, layer.ln1[0], layer.ln1[1], eps, this.h);
       this.linear(this.h, T, C, 3 * C, layer.attn, layer.attnBias, this.qkv);
       for (let t = 0; t < T; t++) {
         // Append this token's key and value (columns C..2C and 2C..3C of qkv) to the cache.
         const src = (this.qkv >> 2) + t * 3 * C;
-        heap.copyWithin((layer.keys >> 2) + (P + t) * C, src + C, src + 2 * C);
-        heap.copyWithin((layer.values >> 2) + (P + t) * C, src + 2 * C, src + 3 * C);
+        heap.copyWithin((this.keys[l] >> 2) + (P + t) * C, src + C, src + 2 * C);
+        heap.copyWithin((this.values[l] >> 2) + (P + t) * C, src + 2 * C, src + 3 * C);
       }
-      k.attention(this.qkv, T, C, c.n_head, layer.keys, layer.values, P, this.ctx, this.scores);
+      k.attention(this.qkv, T, C, c.n_head, this.keys[l], this.values[l], P, this.ctx, this.scores);
       this.linear(this.ctx, T, C, C, layer.proj, layer.projBias, this.proj);
       k.addInPlace(this.x, this.proj, T * C);
       k.layerNorm(this.x, T, C, layer.ln2[0], layer.ln2[1], eps, this.h);
@@ -236,7 +276,10 @@ export class Gpt2Executor {
     if (headRows === 0) return;
     const first = T - headRows;
     k.layerNorm(this.x + first * C * 4, headRows, C, this.lnf[0], this.lnf[1], eps, this.h);
-    for (let r = 0; r < headRows; r++) this.headRow(this.h + r * C * 4, this.logits + r * c.vocab_size * 4);
+    for (let r = 0; r < headRows; r++) {
+      this.headRow(this.h + r * C * 4, this.logits);
+      take(r);
+    }
   }
 
   /** out (T, N) = in (T, K) · W + b, by the kernel that matches how W is stored. */

@@ -34,6 +34,8 @@ export interface GenerateOptions extends SamplingOptions {
   stopAtEos?: boolean;
   /** A prompt too long for the context: "error" (default) or "left" (keep its last tokens). */
   truncate?: "error" | "left";
+  /** The context to fit prompt + new tokens into; by default the model's n_positions. */
+  contextLength?: number;
   signal?: AbortSignal;
 }
 
@@ -51,7 +53,7 @@ export interface GenerationStats {
   decodeMs: number;
   prefillTokensPerS: number;
   decodeTokensPerS: number;
-  stopReason: "max_new_tokens" | "eos" | "stop_string" | "context_full";
+  stopReason: "max_new_tokens" | "eos" | "stop_string";
 }
 
 export interface LowbitModel {
@@ -124,15 +126,17 @@ async function* generate(model: LowbitModel, prompt: string | number[], o: Gener
   const { executor, tokenizer } = model;
   let ids = typeof prompt === "string" ? tokenizer.encode(prompt) : [...prompt];
   if (ids.length === 0) throw new LowbitError("empty prompt", { expected: "at least one token" });
-  const room = executor.capacity - maxNew;
+  const context = Math.min(model.config.n_positions, o.contextLength ?? model.config.n_positions);
+  const room = context - maxNew;
   if (ids.length > room) {
     if (o.truncate !== "left" || room < 1) {
       throw new LowbitError("prompt too long for the context", {
-        expected: `prompt + max new tokens <= ${executor.capacity}`, found: `${ids.length} + ${maxNew}`, hint: "shorten the prompt, lower max new tokens, or truncate the prompt from the left",
+        expected: `prompt + max new tokens <= ${context} (the context)`, found: `${ids.length} + ${maxNew}`, hint: "shorten the prompt, lower max new tokens, or truncate the prompt from the left",
       });
     }
     ids = ids.slice(ids.length - room);
   }
+  executor.reserve(ids.length + maxNew);
   const sampling = isSampling(o);
   const rng = new Prng(o.seed ?? 0);
   const penalty = o.repetitionPenalty ?? 1;
@@ -182,10 +186,6 @@ async function* generate(model: LowbitModel, prompt: string | number[], o: Gener
     yield { id, text: text.slice(emitted, safe) };
     emitted = safe;
     if (generated >= maxNew) break;
-    if (executor.length >= executor.capacity) {
-      stopReason = "context_full";
-      break;
-    }
     await checkAbort();
     const t1 = now();
     logits = executor.forward([id]);

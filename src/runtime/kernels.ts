@@ -26,6 +26,7 @@ type Ptr = number;
 export interface KernelExports {
   memory: WebAssembly.Memory;
   allocate(bytes: number): Ptr;
+  allocatedBytes(): number;
   quantizeBlock(src: Ptr, dst: Ptr, count: number, stride: number, alpha: number, k: number): number;
   quantizeActivationRow(src: Ptr, dst: Ptr, n: number): number;
   quantizeActivationRows(x: Ptr, xq: Ptr, sx: Ptr, T: number, K: number): void;

@@ -2,21 +2,23 @@
 // `tokenizers` (the Rust library behind GPT2TokenizerFast). No Node built-ins: the same code runs in browsers.
 // It is not a general tokenizer.json reader: no normalizers, no other pre-tokenizers, no post-processors.
 //
-// Why hand-written rather than the npm package @huggingface/tokenizers (0.2.0, pure JS, evaluated in a
-// scratch folder, never installed here):
-//   - exactness: 80/80 of test/fixtures/tokenizer_cases.json, but only after we synthesise a tokenizer.json
-//     in memory, since it cannot read vocab.json + merges.txt; and its ByteLevel pre-tokenizer uses JS `\s`,
-//     which differs from the Oniguruma `\s` of the Rust library on U+0085 (NEL) and U+FEFF (BOM).
-//   - speed: 0.67-0.79 s to encode 1 MB of English-like text on this 2-core AMD EPYC (Node 20), not
-//     "well under a second"; this file does the same text in about 0.1 s (bench/results/tokenizer.md).
-//   - and its decode() throws on an empty id list.
+// Why hand-written rather than the npm package @huggingface/tokenizers 0.2.0 (pure JS; evaluated in a
+// scratch folder, not a dependency), measured on this 2-core AMD EPYC with Node 20:
+//   - speed: encoding 1 MB takes it 0.67-0.79 s on simple English-like text and a 1.11-1.20 s median on
+//     bench/tokenizer.ts's text, against a 65-107 ms median (cold first call 136-190 ms) for this file:
+//     not "well under a second" (bench/results/tokenizer.md);
+//   - input: it cannot read vocab.json + merges.txt; we had to synthesise a tokenizer.json in memory;
+//   - exactness: with that, 80/80 fixture cases and identical ids on the bench's 1 MB, but its GPT-2
+//     pre-tokenizer uses JS `\s`, so " \u0085y" and " \uFEFFy" split differently from the Rust library
+//     (see point 2 below); and its decode() throws on an empty id list.
 //
 // What "the same ids as Hugging Face" takes, and where each piece comes from:
 //   1. special tokens (vocab entries spelled <|...|>) are cut out of the raw text first, leftmost-longest,
 //      and emitted as their one id (HF's AddedVocabulary, which GPT-2's tokenizer.json enables by default);
 //   2. each remaining span is split by GPT-2's regex; `\s` is written \p{White_Space} because the Rust
 //      library compiles the pattern with Oniguruma, whose Unicode `\s` is White_Space (it has U+0085 and
-//      lacks U+FEFF, where JS `\s` is the other way round);
+//      lacks U+FEFF, where JS `\s` is the other way round). Derived from Oniguruma's definition of `\s`;
+//      no HF-made fixture pins these two characters yet;
 //   3. each piece's UTF-8 bytes start as one symbol per byte (the vocab's bytes_to_unicode spelling);
 //   4. merges apply lowest rank first, ties to the leftmost pair, one pair at a time (HF's BPE::merge_word
 //      heap). With a merge list that a BPE trainer wrote this equals the original "merge every occurrence

@@ -99,7 +99,7 @@ describe("runtime vs onnxruntime and the reference: 64 greedy tokens", () => {
     const long = Array.from({ length: 80 }, (_, i) => (i * 7919) % 50257);
     const chunked = m.executor.forward(long);
     m.executor.reset();
-    let stepwise = new Float32Array(0);
+    let stepwise: Float32Array = new Float32Array(0);
     for (const id of long) stepwise = m.executor.forward([id]);
     assert.ok(maxAbsDiff([chunked], [stepwise]) <= TOLERANCE);
   });
