@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages the test suite needs. python3 runs the golden-vector generator check.
-APT_PACKAGES=(python3)
+# System packages the test suite needs: python3 runs the golden-vector generator check; Chromium runs
+# the runtime's browser test (driven by playwright-core, which never downloads a browser of its own).
+APT_PACKAGES=(python3 chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -54,17 +54,30 @@ export function parseModelFile(bytes: Uint8Array, file: string): LowbitModelFile
     initializers.set(name, { name, dataType: t.dataType ?? 0, dims: (t.dims ?? []).map(toNumber), raw: t.rawData ?? new Uint8Array(0) });
   }
   const weights = json<WeightEntry[]>("lowbit.weights");
-  for (const w of weights) {
-    for (const ref of [w.initializer, w.scale]) {
-      if (ref !== undefined && !initializers.has(ref)) throw new LowbitError("weight manifest names a missing initializer", { file, tensor: ref });
-    }
-  }
+  for (const w of weights) checkStoredSize(w, initializers, file);
   return {
     file, model, initializers, weights,
     config: json<Gpt2Config>("lowbit.config"),
     quantization: json<FileQuantization>("lowbit.quantization"),
     tokenizer: { vocab: meta.get("lowbit.tokenizer.vocab") ?? "", merges: meta.get("lowbit.tokenizer.merges") ?? "" },
   };
+}
+
+/** Each weight's stored bytes must be what its manifest entry says: catches truncated or altered files. */
+function checkStoredSize(w: WeightEntry, initializers: Map<string, StoredInitializer>, file: string): void {
+  const numel = w.shape.reduce((a, b) => a * b, 1);
+  const expect = (name: string | undefined, bytes: number) => {
+    const init = name === undefined ? undefined : initializers.get(name);
+    if (init === undefined) throw new LowbitError("weight manifest names a missing initializer", { file, tensor: name ?? `${w.name} scale` });
+    if (init.raw.byteLength !== bytes) {
+      throw new LowbitError("stored tensor has the wrong size (corrupted or truncated file?)", { file, tensor: name, expected: `${bytes} bytes`, found: `${init.raw.byteLength} bytes` });
+    }
+  };
+  if (w.layout === "float") return expect(w.initializer, 4 * numel);
+  const scales = (w.scale_shape ?? []).reduce((a, b) => a * b, 1);
+  if (w.layout === "dq") expect(w.initializer, Math.ceil((numel * w.bits!) / 8));
+  else expect(w.initializer, w.shape[1] * Math.ceil(w.shape[0] / w.block_size!) * ((w.block_size! * w.bits!) / 8));
+  expect(w.scale, 4 * scales);
 }
 
 function floatsOf(init: StoredInitializer): Float32Array {

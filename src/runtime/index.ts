@@ -22,8 +22,10 @@ export interface LoadOptions {
   kernels?: BufferSource | WebAssembly.Module | string | URL;
   /** Which build to use; by default SIMD128 where the engine has it. */
   variant?: KernelVariant;
-  /** KV-cache rows to allocate (prompt + generated tokens); by default the model's n_positions. */
+  /** KV-cache rows to allocate up front (prompt + generated tokens); by default sized by each generate(). */
   contextLength?: number;
+  /** Most bytes of WASM memory the model may use (default 4 GiB, all wasm32 can address). */
+  memoryLimitBytes?: number;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -92,7 +94,7 @@ export async function loadKernels(options: LoadOptions = {}): Promise<Kernels> {
   const variant = options.variant ?? preferredVariant();
   let wasm = options.kernels ?? new URL(`../../build/${kernelFileName(variant)}`, import.meta.url);
   if (typeof wasm === "string" || wasm instanceof URL) wasm = await readSource(wasm, "WASM kernels (run `npm run build`)");
-  return instantiateKernels(wasm, variant);
+  return instantiateKernels(wasm, variant, options.memoryLimitBytes);
 }
 
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<LowbitModel> {

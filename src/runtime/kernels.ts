@@ -56,7 +56,14 @@ export interface Kernels extends KernelExports {
 /** Raised when the kernels cannot get the memory they need (WASM memory is limited to 4 GiB). */
 export class KernelAbort extends Error {}
 
-export async function instantiateKernels(wasm: BufferSource | WebAssembly.Module, variant: KernelVariant): Promise<Kernels> {
+/** wasm32 addresses at most 4 GiB. */
+export const WASM_MEMORY_MAX_BYTES = 2 ** 32;
+
+/**
+ * Instantiates a build. `memoryLimitBytes` caps what allocate() may reach (a browser tab may want less
+ * than the 4 GiB wasm32 allows); past it, allocate() throws a KernelAbort, as when the engine refuses to grow.
+ */
+export async function instantiateKernels(wasm: BufferSource | WebAssembly.Module, variant: KernelVariant, memoryLimitBytes = WASM_MEMORY_MAX_BYTES): Promise<Kernels> {
   const imports = {
     env: {
       abort: (_msg: number, _file: number, line: number, column: number) => {
@@ -69,6 +76,12 @@ export async function instantiateKernels(wasm: BufferSource | WebAssembly.Module
     : (await WebAssembly.instantiate(wasm, imports)).instance;
   const e = instance.exports as unknown as KernelExports & { simd: WebAssembly.Global };
   if (Boolean(e.simd.value) !== (variant === "simd")) throw new Error(`lowbit kernels: expected the ${variant} build`);
-  const allocate = e.allocate;
-  return Object.assign(Object.create(null) as object, e, { variant, allocate: (bytes: number) => allocate(bytes) >>> 0 }) as Kernels;
+  const allocate = (bytes: number): number => {
+    const wanted = e.allocatedBytes() + bytes;
+    if (wanted > memoryLimitBytes) {
+      throw new KernelAbort(`WASM memory would reach ${wanted} bytes, over the limit of ${memoryLimitBytes}`);
+    }
+    return e.allocate(bytes) >>> 0;
+  };
+  return Object.assign(Object.create(null) as object, e, { variant, allocate }) as Kernels;
 }
