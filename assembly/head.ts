@@ -7,7 +7,7 @@
 //
 // Letters: V vocabulary rows, C features per row, G features per scale group.
 
-import { rowScaleAt, unpackCode } from "./packed";
+import { field2, field4, rowScaleAt, unpackCode } from "./packed";
 
 export function embedRow(v: i32, C: i32, w: usize, bits: i32, scale: usize, groupSize: i32, out: usize): void {
   if (bits == 32) {
@@ -87,10 +87,10 @@ function dotChunksQ2(xperm: usize, row: usize, c0: i32, c1: i32): i32 {
     for (; c < cEnd; c += 64) {
       const v = v128.load(row + (<usize>c >> 2));
       const x = xperm + <usize>c;
-      const f0 = i8x16.shr_s(i8x16.shl(v, 6), 6), x0 = v128.load(x);
-      const f1 = i8x16.shr_s(i8x16.shl(v, 4), 6), x1 = v128.load(x + 16);
-      const f2 = i8x16.shr_s(i8x16.shl(v, 2), 6), x2 = v128.load(x + 32);
-      const f3 = i8x16.shr_s(v, 6), x3 = v128.load(x + 48);
+      const f0 = field2(v, 0), x0 = v128.load(x);
+      const f1 = field2(v, 1), x1 = v128.load(x + 16);
+      const f2 = field2(v, 2), x2 = v128.load(x + 32);
+      const f3 = field2(v, 3), x3 = v128.load(x + 48);
       lo = i16x8.add(lo, i16x8.add(i16x8.add(i16x8.extmul_low_i8x16_s(f0, x0), i16x8.extmul_low_i8x16_s(f1, x1)), i16x8.add(i16x8.extmul_low_i8x16_s(f2, x2), i16x8.extmul_low_i8x16_s(f3, x3))));
       hi = i16x8.add(hi, i16x8.add(i16x8.add(i16x8.extmul_high_i8x16_s(f0, x0), i16x8.extmul_high_i8x16_s(f1, x1)), i16x8.add(i16x8.extmul_high_i8x16_s(f2, x2), i16x8.extmul_high_i8x16_s(f3, x3))));
     }
@@ -109,8 +109,8 @@ function dotChunksQ4(xperm: usize, row: usize, c0: i32, c1: i32): i32 {
     for (; c < cEnd; c += 32) {
       const v = v128.load(row + (<usize>c >> 1));
       const x = xperm + <usize>c;
-      const f0 = i8x16.shr_s(i8x16.shl(v, 4), 4), x0 = v128.load(x);
-      const f1 = i8x16.shr_s(v, 4), x1 = v128.load(x + 16);
+      const f0 = field4(v, 0), x0 = v128.load(x);
+      const f1 = field4(v, 1), x1 = v128.load(x + 16);
       lo = i16x8.add(lo, i16x8.add(i16x8.extmul_low_i8x16_s(f0, x0), i16x8.extmul_low_i8x16_s(f1, x1)));
       hi = i16x8.add(hi, i16x8.add(i16x8.extmul_high_i8x16_s(f0, x0), i16x8.extmul_high_i8x16_s(f1, x1)));
     }

@@ -7,7 +7,7 @@
 //
 // Letters: T tokens (rows of x), K input features, N output features, G rows per scale group.
 
-import { scaleAt, unpackCode } from "./packed";
+import { field2, field4, scaleAt, unpackCode } from "./packed";
 
 // ─── int8 activations × packed codes ────────────────────────────────────────────────────────────
 //
@@ -88,10 +88,10 @@ function accumulateQ2(x: usize, w: usize, k0: i32, k1: i32, N: i32, cols: i32, a
       for (; k < kEnd; k++) {
         const v = v128.load(w + ((<usize>k * <usize>N + <usize>c) >> 2));
         const xk = i8x16.splat(load<i8>(x + <usize>k));
-        const f0 = i8x16.shr_s(i8x16.shl(v, 6), 6);
-        const f1 = i8x16.shr_s(i8x16.shl(v, 4), 6);
-        const f2 = i8x16.shr_s(i8x16.shl(v, 2), 6);
-        const f3 = i8x16.shr_s(v, 6);
+        const f0 = field2(v, 0);
+        const f1 = field2(v, 1);
+        const f2 = field2(v, 2);
+        const f3 = field2(v, 3);
         a0 = i16x8.add(a0, i16x8.extmul_low_i8x16_s(f0, xk)); b0 = i16x8.add(b0, i16x8.extmul_high_i8x16_s(f0, xk));
         a1 = i16x8.add(a1, i16x8.extmul_low_i8x16_s(f1, xk)); b1 = i16x8.add(b1, i16x8.extmul_high_i8x16_s(f1, xk));
         a2 = i16x8.add(a2, i16x8.extmul_low_i8x16_s(f2, xk)); b2 = i16x8.add(b2, i16x8.extmul_high_i8x16_s(f2, xk));
@@ -122,8 +122,8 @@ function accumulateQ4(x: usize, w: usize, k0: i32, k1: i32, N: i32, cols: i32, a
       for (; k < kEnd; k++) {
         const v = v128.load(w + ((<usize>k * <usize>N + <usize>c) >> 1));
         const xk = i8x16.splat(load<i8>(x + <usize>k));
-        const f0 = i8x16.shr_s(i8x16.shl(v, 4), 4);
-        const f1 = i8x16.shr_s(v, 4);
+        const f0 = field4(v, 0);
+        const f1 = field4(v, 1);
         a0 = i16x8.add(a0, i16x8.extmul_low_i8x16_s(f0, xk)); b0 = i16x8.add(b0, i16x8.extmul_high_i8x16_s(f0, xk));
         a1 = i16x8.add(a1, i16x8.extmul_low_i8x16_s(f1, xk)); b1 = i16x8.add(b1, i16x8.extmul_high_i8x16_s(f1, xk));
       }

@@ -25,3 +25,30 @@ export function rowScaleAt(scale: usize, groupSize: i32, C: i32, v: i32, g: i32)
   const groups = (C + groupSize - 1) / groupSize;
   return load<f32>(scale + (<usize>(v * groups + g) << 2));
 }
+
+// ─── SIMD unpacking ─────────────────────────────────────────────────────────────────────────────
+//
+// Field f of every byte of v, as signed int8 codes. The field is shifted down with a 16-bit shift and
+// masked (both native on x64 and Arm), then sign-extended by a 16-entry table lookup (i8x16.swizzle, one
+// pshufb/tbl): WASM's i8x16.shl / i8x16.shr_s have no 8-bit hardware form and cost several instructions.
+
+/** Two's-complement 2-bit field value → code: 0, 1, −2, −1. */
+// @ts-ignore: decorator
+@lazy const SIGN2: v128 = i8x16(0, 1, -2, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+/** Two's-complement 4-bit field value → code: 0…7, −8…−1. */
+// @ts-ignore: decorator
+@lazy const SIGN4: v128 = i8x16(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
+
+/** Codes in bits 2f..2f+1 of each byte (2-bit packing: byte j holds elements 4j..4j+3). */
+// @ts-ignore: decorator
+@inline
+export function field2(v: v128, f: i32): v128 {
+  return i8x16.swizzle(SIGN2, v128.and(i16x8.shr_u(v, 2 * f), i8x16.splat(3)));
+}
+
+/** Codes in bits 4f..4f+3 of each byte (4-bit packing: byte j holds elements 2j, 2j+1). */
+// @ts-ignore: decorator
+@inline
+export function field4(v: v128, f: i32): v128 {
+  return i8x16.swizzle(SIGN4, v128.and(i16x8.shr_u(v, 4 * f), i8x16.splat(15)));
+}

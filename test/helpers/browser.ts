@@ -7,7 +7,7 @@
 // other network.
 
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -48,7 +48,8 @@ export function kernelPath(variant: KernelVariant): string {
  * takes; a *static* import of a Node built-in would break the module at load in a browser, so it is an error.
  */
 export async function bundleRuntime(): Promise<string> {
-  const outfile = join(tempDir("lowbit-browser-"), "lowbit.js");
+  const dir = tempDir("lowbit-browser-");
+  const outfile = join(dir, "lowbit.js");
   const result = await build({
     entryPoints: [join(ROOT, "src", "runtime", "index.ts")],
     outfile,
@@ -69,7 +70,9 @@ export async function bundleRuntime(): Promise<string> {
     [],
     "the browser bundle of src/runtime/index.ts imports Node built-ins statically; the runtime may reach them only through `await import()` in its Node branch",
   );
-  return readFileSync(outfile, "utf8");
+  const text = readFileSync(outfile, "utf8");
+  rmSync(dir, { recursive: true, force: true });
+  return text;
 }
 
 // ---------------------------------------------------------------------------------------------------------
