@@ -34,6 +34,8 @@ export interface GenerateOptions extends SamplingOptions {
   stop?: string[];
   /** Stop at the end-of-text token (default true). */
   stopAtEos?: boolean;
+  /** The end-of-text token; by default the tokenizer's <|endoftext|> or the config's eos_token_id. */
+  eosTokenId?: number;
   /** A prompt too long for the context: "error" (default) or "left" (keep its last tokens). */
   truncate?: "error" | "left";
   /** The context to fit prompt + new tokens into; by default the model's n_positions. */
@@ -142,7 +144,7 @@ async function* generate(model: LowbitModel, prompt: string | number[], o: Gener
   const sampling = isSampling(o);
   const rng = new Prng(o.seed ?? 0);
   const penalty = o.repetitionPenalty ?? 1;
-  const eos = o.stopAtEos === false ? undefined : tokenizer.eosTokenId ?? model.config.eos_token_id;
+  const eos = o.stopAtEos === false ? undefined : o.eosTokenId ?? tokenizer.eosTokenId ?? model.config.eos_token_id;
   const stops = o.stop ?? [];
   const holdBack = stops.length > 0 ? Math.max(...stops.map((s) => s.length)) - 1 : 0;
   const decoder = new TextStreamDecoder(tokenizer);
