@@ -5,6 +5,7 @@
 //   lowbit quantize <checkpoint-dir> -o <quantized-dir> [same quantization options]
 //   lowbit inspect <file.onnx|checkpoint-dir>
 //   lowbit generate --model m.onnx --prompt "..." [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--json]
+//   lowbit perplexity --model m.onnx --text FILE [--context N] [--stride S] [--json]
 
 import { statSync } from "node:fs";
 import { Command, Option } from "commander";
@@ -17,6 +18,8 @@ import { inspectCheckpoint, inspectModelFile } from "./export/inspect.js";
 import { writeQuantizedCheckpoint } from "./export/quantized_checkpoint.js";
 import { formatReport } from "./export/report.js";
 import { loadModel, type GenerateOptions } from "./runtime/index.js";
+import { perplexity } from "./runtime/perplexity.js";
+import { readBytes } from "./node_io.js";
 
 const QUANT_OPTIONS = ["bits", "embeddingBits", "activationBits", "granularity", "groupSize", "clip"] as const;
 
@@ -148,6 +151,39 @@ export function buildProgram(): Command {
     .addOption(new Option("--kernels <variant>", "WASM build").choices(["simd", "scalar"]))
     .option("--json", "print one JSON object instead of streaming")
     .action(async (o: GenerateCliOptions) => generateCommand(o));
+
+  program.command("perplexity").description("perplexity of a text (or a uint16 token file) under a model, with a sliding window")
+    .requiredOption("--model <file>", "a lowbit .onnx file")
+    .option("--text <file>", "a UTF-8 text file, tokenized with the model's tokenizer")
+    .option("--tokens <file>", "a file of little-endian uint16 token ids (the corpus builder's .bin)")
+    .option("--context <n>", "window length (default: the model's n_positions)")
+    .option("--stride <n>", "window step (default: the context: no overlap)")
+    .option("--max-tokens <n>", "score only the first N tokens")
+    .option("--json", "print one JSON object")
+    .action(async (o: { model: string; text?: string; tokens?: string; context?: string; stride?: string; maxTokens?: string; json?: boolean }) => {
+      if ((o.text === undefined) === (o.tokens === undefined)) {
+        throw new LowbitError("give the input once", { expected: "--text FILE or --tokens FILE", found: o.text === undefined ? "neither" : "both" });
+      }
+      const model = await loadModel(o.model);
+      let tokens: ArrayLike<number>;
+      if (o.text !== undefined) {
+        tokens = model.tokenizer.encode(new TextDecoder().decode(readBytes(o.text, "text file")));
+      } else {
+        const bytes = readBytes(o.tokens!, "token file");
+        if (bytes.byteLength % 2 !== 0) throw new LowbitError("token file length is odd", { file: o.tokens, expected: "little-endian uint16 ids", found: `${bytes.byteLength} bytes` });
+        tokens = new Uint16Array(bytes.slice().buffer);
+      }
+      const limit = numberFlag(o.maxTokens, "--max-tokens");
+      if (limit !== undefined) tokens = Array.from(tokens).slice(0, limit);
+      const t0 = performance.now();
+      const r = perplexity(model.executor, tokens, { context: numberFlag(o.context, "--context"), stride: numberFlag(o.stride, "--stride") });
+      const seconds = (performance.now() - t0) / 1e3;
+      if (o.json) {
+        console.log(JSON.stringify({ perplexity: r.perplexity, nll: r.nll, scored_tokens: r.scoredTokens, windows: r.windows, context: r.context, stride: r.stride, seconds }));
+      } else {
+        console.log(`perplexity ${r.perplexity.toFixed(4)} (mean NLL ${r.nll.toFixed(5)} nats) over ${r.scoredTokens} tokens, ${r.windows} windows of ${r.context} every ${r.stride}; ${seconds.toFixed(1)} s`);
+      }
+    });
 
   return program;
 }
