@@ -147,13 +147,23 @@ export function headF32Ref(x: usize, V: i32, C: i32, w: usize, out: usize): void
   }
 }
 
-/** SIMD headF32: four lane sums per row, added at the end (a different order: equal within rounding). */
+/**
+ * SIMD headF32: four independent f32x4 sums per row (so the adds need not wait on each other), added at the
+ * end: a different order from the reference, equal within rounding.
+ */
 export function headF32(x: usize, V: i32, C: i32, w: usize, out: usize): void {
-  const whole = (C >> 2) << 2;
+  const whole = (C >> 4) << 4;
   for (let v = 0; v < V; v++) {
     const row = w + ((<usize>v * <usize>C) << 2);
-    let acc = f32x4.splat(0);
-    for (let c = 0; c < whole; c += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(x + (<usize>c << 2)), v128.load(row + (<usize>c << 2))));
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    for (let c = 0; c < whole; c += 16) {
+      const p = <usize>c << 2;
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(x + p), v128.load(row + p)));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load(x + p + 16), v128.load(row + p + 16)));
+      a2 = f32x4.add(a2, f32x4.mul(v128.load(x + p + 32), v128.load(row + p + 32)));
+      a3 = f32x4.add(a3, f32x4.mul(v128.load(x + p + 48), v128.load(row + p + 48)));
+    }
+    const acc = f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
     let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
     for (let c = whole; c < C; c++) s += load<f32>(x + (<usize>c << 2)) * load<f32>(row + (<usize>c << 2));
     store<f32>(out + (<usize>v << 2), s);
