@@ -1,0 +1,337 @@
+"""The training loop: teacher pretraining and quantization-aware training (QuantGPT and its baselines),
+single process or under torchrun with DistributedDataParallel, with atomic checkpoints and --resume.
+
+    python3 -m lowbit_train.train --config train/configs/teacher.json [--key=value ...]
+    torchrun --nproc_per_node=N -m lowbit_train.train --config ... (rank and world size from torchrun's env)
+
+Batches are a pure function of (seed, step): step s draws the same global batch of windows whatever the
+number of ranks (each rank takes its slice) and whether the run was resumed, which is what makes a resumed
+run equal an uninterrupted one and an N-rank run equal a 1-rank run on the same global batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from .config import load_config
+from .distill import ContrastiveDistillation, logit_distillation
+from .model import GPT2, GPT2Config, load_hf, quantize_model, save_hf, save_quantized
+
+try:  # progress bars when tqdm is there (the GPU machine has it; Debian's CI image may not)
+    from tqdm import tqdm
+except ImportError:  # pragma: no cover
+    tqdm = None
+
+
+# Methods: how the student's weights are quantized and which losses train it.
+METHODS = {
+    # name: (weight quantizer, logit distillation, contrastive mode or None, hard-label cross-entropy)
+    "pretrain": (None, False, None, True),
+    "quantgpt": ("quantgpt", True, "bank", False),
+    "quantgpt-inbatch": ("quantgpt", True, "inbatch", False),
+    "logit-kd": ("quantgpt", True, None, False),  # QuantGPT without the contrastive term
+    "quantgpt-no-dynamic-scaling": ("pact", True, "bank", False),  # learned clip α instead of γ·mean|w|
+    "pact": ("pact", True, None, False),
+    "lsq": ("lsq", True, None, False),
+    "rtn-maxabs": ("rtn-maxabs", False, None, False),  # no training: evaluated as quantized
+    "rtn-mse": ("rtn-mse", False, None, False),
+}
+
+
+@dataclass
+class TrainConfig:
+    method: str = "pretrain"  # one of METHODS
+    data_dir: str = "data/corpus"  # train.bin / valid.bin / test.bin of uint16 token ids
+    out_dir: str = "runs/teacher"  # checkpoints, metrics.json, the exported model
+    teacher: str = "models/teacher"  # HF checkpoint of the full-precision teacher (QAT only)
+    init_from: str = ""  # student start for QAT; "" = the teacher
+    # model shape, when pretraining from scratch
+    n_layer: int = 6
+    n_head: int = 6
+    n_embd: int = 384
+    n_positions: int = 512
+    dropout: float = 0.1
+    # quantization (W-E-A)
+    weight_bits: int = 2
+    embedding_bits: int = 2
+    activation_bits: int = 8
+    # distillation
+    lam: float = 0.1  # weight λ of the contrastive term
+    tau: float = 0.1  # cosine-similarity temperature τ
+    bank_momentum: float = 0.9  # memory-bank momentum
+    proj_dim: int = 0  # projection head width (0: none)
+    kd_temperature: float = 1.0  # logit-distillation temperature
+    # optimisation
+    block_size: int = 256  # tokens per training window
+    batch_size: int = 32  # global batch (windows per step, over all ranks)
+    lr: float = 6e-4
+    min_lr: float = 6e-5
+    weight_decay: float = 0.1
+    warmup_steps: int = 100
+    max_steps: int = 2000
+    grad_clip: float = 1.0
+    seed: int = 1337
+    # evaluation and checkpoints
+    eval_interval: int = 500  # steps between validation evaluations (0: only at the end)
+    eval_tokens: int = 200_000  # tokens of the split scored by each evaluation (0: all)
+    test_tokens: int = 0  # tokens of the test split scored at the end (0: all)
+    eval_context: int = 256  # sliding-window perplexity: window and stride (the runtime uses the same)
+    eval_stride: int = 256
+    ckpt_interval: int = 500  # steps between atomic checkpoints (0: none)
+    resume: bool = False  # continue from out_dir/ckpt.pt
+    stop_after: int = 0  # end the run after this many steps as if killed (no final eval or save); 0: off
+    device: str = "auto"  # "cuda", "cpu" or "auto"
+    amp: bool = True  # bf16 autocast on CUDA (evaluation stays fp32)
+    save_dtype: str = "float16"  # dtype of the saved HF checkpoint
+    progress: bool = True
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+def rank_and_world() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from the environment torchrun (or our test launcher) sets."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+
+
+def load_tokens(path: str) -> np.ndarray:
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: token file missing; build it with `npx tsx scripts/build_corpus.ts`")
+    return np.fromfile(path, dtype="<u2")
+
+
+def global_batch(tokens: np.ndarray, step: int, cfg: TrainConfig) -> torch.Tensor:
+    """(batch_size, block_size + 1) windows chosen by (seed, step) alone."""
+    g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+    starts = torch.randint(0, len(tokens) - cfg.block_size - 1, (cfg.batch_size,), generator=g)
+    return torch.stack([torch.from_numpy(tokens[s: s + cfg.block_size + 1].astype(np.int64)) for s in starts.tolist()])
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+@torch.no_grad()
+def perplexity(model: GPT2, tokens: np.ndarray, context: int, stride: int, device: str, max_tokens: int = 0) -> dict:
+    """Sliding-window perplexity, the same windows as the runtime's (src/runtime/perplexity.ts), in fp32."""
+    model.eval()
+    toks = tokens[:max_tokens] if max_tokens else tokens
+    total, scored, prev_end, begin = 0.0, 0, 0, 0
+    while begin < len(toks):
+        end = min(begin + context, len(toks))
+        window = torch.from_numpy(toks[begin:end].astype(np.int64))[None].to(device)
+        logits = model(window).float()[0]  # (W, V)
+        first = max(prev_end, begin + 1)
+        targets = window[0, first - begin:]
+        nll = F.cross_entropy(logits[first - begin - 1: end - begin - 1], targets, reduction="sum")
+        total += float(nll)
+        scored += end - first
+        prev_end = end
+        if end == len(toks):
+            break
+        begin += stride
+    model.train()
+    return {"perplexity": math.exp(total / scored), "nll": total / scored, "scored_tokens": scored}
+
+
+def atomic_torch_save(obj, path: str) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def build_student(cfg: TrainConfig, device: str) -> tuple[GPT2Config, GPT2, Optional[GPT2]]:
+    quantizer, kd, contrast, _ = METHODS[cfg.method]
+    if cfg.method == "pretrain":
+        config = GPT2Config(vocab_size=50257, n_positions=cfg.n_positions, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
+                            n_head=cfg.n_head, resid_pdrop=cfg.dropout, embd_pdrop=cfg.dropout, attn_pdrop=cfg.dropout)
+        torch.manual_seed(cfg.seed)
+        return config, GPT2(config).to(device), None
+    config, student = load_hf(cfg.init_from or cfg.teacher)
+    teacher = None
+    if kd or contrast:
+        _, teacher = load_hf(cfg.teacher)
+        teacher.to(device).eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+    student.to(device)
+    quantize_model(student, quantizer, cfg.weight_bits, cfg.embedding_bits, cfg.activation_bits)
+    return config, student, teacher
+
+
+def train(cfg: TrainConfig) -> dict:
+    if cfg.method not in METHODS:
+        raise ValueError(f"unknown method {cfg.method!r}; one of {', '.join(METHODS)}")
+    rank, world, local_rank = rank_and_world()
+    if cfg.device == "auto":
+        device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
+    else:
+        device = cfg.device
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    if cfg.batch_size % world != 0:
+        raise ValueError(f"batch_size {cfg.batch_size} is not divisible by the {world} ranks")
+    os.makedirs(cfg.out_dir, exist_ok=True)
+    quantizer, kd, contrast_mode, hard_labels = METHODS[cfg.method]
+    train_tokens = load_tokens(os.path.join(cfg.data_dir, "train.bin"))
+    valid_tokens = load_tokens(os.path.join(cfg.data_dir, "valid.bin"))
+
+    config, student, teacher = build_student(cfg, device)
+    contrast = None
+    if contrast_mode is not None:
+        contrast = ContrastiveDistillation(config.vocab_size, config.n_embd, contrast_mode, cfg.tau,
+                                           cfg.bank_momentum, cfg.proj_dim).to(device)
+    trains = cfg.method not in ("rtn-maxabs", "rtn-mse")
+    params = list(student.parameters()) + (list(contrast.parameters()) if contrast is not None else [])
+    decay = [p for p in params if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for p in params if p.requires_grad and p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
+    model = student
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(student, device_ids=[local_rank] if device.startswith("cuda") else None)
+
+    start_step = 0
+    ckpt_path = os.path.join(cfg.out_dir, "ckpt.pt")
+    if cfg.resume and os.path.exists(ckpt_path):
+        state = torch.load(ckpt_path, map_location=device)
+        student.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if contrast is not None:
+            contrast.load_state_dict(state["contrast"])
+        start_step = state["step"]
+
+    use_amp = cfg.amp and device.startswith("cuda")
+    history, t_start, tokens_seen = [], time.time(), 0
+    steps = range(start_step, cfg.max_steps if trains else 0)
+    bar = tqdm(steps, disable=not (cfg.progress and tqdm and rank == 0), desc=cfg.method) if tqdm else steps
+    per_rank = cfg.batch_size // world
+    for step in bar:
+        batch = global_batch(train_tokens, step, cfg)[rank * per_rank:(rank + 1) * per_rank].to(device)
+        x, y = batch[:, :-1], batch[:, 1:]  # (b, T)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        # torch 1.13's CPU build initialises CUDA inside a disabled autocast("cuda"): skip it entirely.
+        amp = torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else contextlib.nullcontext()
+        with amp:
+            logits, hidden = model(x, return_hidden=True)  # (b, T, V), (b, T, C)
+            loss = torch.zeros((), device=device)
+            if hard_labels:
+                loss = loss + F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+            if teacher is not None:
+                with torch.no_grad():
+                    t_logits, t_hidden = teacher(x, return_hidden=True)
+                if kd:
+                    loss = loss + logit_distillation(logits, t_logits, cfg.kd_temperature)
+                if contrast is not None:
+                    keys = contrast.teacher_keys(t_hidden)  # (b, T, D)
+                    if contrast.bank is not None:
+                        ids, reps = x.reshape(-1), keys.detach().reshape(-1, keys.shape[-1])
+                        if world > 1:  # every rank updates its bank from the whole global batch
+                            ids_all = [torch.empty_like(ids) for _ in range(world)]
+                            reps_all = [torch.empty_like(reps) for _ in range(world)]
+                            dist.all_gather(ids_all, ids)
+                            dist.all_gather(reps_all, reps)
+                            ids, reps = torch.cat(ids_all), torch.cat(reps_all)
+                        contrast.bank.update(ids, reps)
+                    loss = loss + cfg.lam * contrast(hidden, keys, x)
+        if not torch.isfinite(loss):
+            raise NonFiniteLoss(f"loss is {float(loss)} at step {step}: stopping ({cfg.method}, lr {lr_at(step, cfg):.2e})")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if contrast is not None and world > 1:  # the projection heads sit outside DDP: average by hand
+            for p in contrast.parameters():
+                if p.grad is not None:
+                    dist.all_reduce(p.grad)
+                    p.grad /= world
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        optimizer.step()
+        tokens_seen += cfg.batch_size * cfg.block_size
+        mean_loss = float(loss.detach())
+        if world > 1:
+            t = loss.detach().clone()
+            dist.all_reduce(t)
+            mean_loss = float(t) / world
+        history.append({"step": step, "loss": mean_loss})
+        if tqdm and hasattr(bar, "set_postfix"):
+            bar.set_postfix(loss=f"{mean_loss:.4f}", tok_s=f"{tokens_seen / max(1e-9, time.time() - t_start):,.0f}")
+        done = step + 1
+        if cfg.eval_interval and done % cfg.eval_interval == 0 and done < cfg.max_steps and rank == 0:
+            ppl = perplexity(student, valid_tokens, cfg.eval_context, cfg.eval_stride, device, cfg.eval_tokens)
+            history[-1]["valid_perplexity"] = ppl["perplexity"]
+            print(f"step {done}: valid perplexity {ppl['perplexity']:.3f}", file=sys.stderr, flush=True)
+        if cfg.ckpt_interval and done % cfg.ckpt_interval == 0 and rank == 0:
+            state = {"model": student.state_dict(), "optimizer": optimizer.state_dict(), "step": done, "config": asdict(cfg)}
+            if contrast is not None:
+                state["contrast"] = contrast.state_dict()
+            atomic_torch_save(state, ckpt_path)
+        if cfg.stop_after and done >= cfg.stop_after:
+            return {"config": asdict(cfg), "killed_at": done, "history": history}
+    train_seconds = time.time() - t_start
+    result = {"config": asdict(cfg), "world_size": world, "steps": cfg.max_steps - start_step if trains else 0,
+              "train_seconds": train_seconds, "tokens_per_s": tokens_seen / train_seconds if tokens_seen else 0.0,
+              "final_loss": history[-1]["loss"] if history else None, "history": history[-50:]}
+    if rank == 0:
+        result["valid"] = perplexity(student, valid_tokens, cfg.eval_context, cfg.eval_stride, device, cfg.eval_tokens)
+        test_path = os.path.join(cfg.data_dir, "test.bin")
+        if os.path.exists(test_path):
+            result["test"] = perplexity(student, load_tokens(test_path), cfg.eval_context, cfg.eval_stride, device, cfg.test_tokens)
+        model_dir = os.path.join(cfg.out_dir, "model")
+        tokenizer_dir = cfg.teacher if os.path.isdir(cfg.teacher) else None
+        if quantizer is None:
+            save_hf(student, model_dir, dtype=getattr(torch, cfg.save_dtype))
+        else:
+            save_quantized(student, model_dir, {
+                "weight_bits": cfg.weight_bits, "embedding_bits": cfg.embedding_bits, "activation_bits": cfg.activation_bits,
+                "method": cfg.method}, tokenizer_dir=tokenizer_dir)
+        with open(os.path.join(cfg.out_dir, "metrics.json.tmp"), "w") as f:
+            json.dump(result, f, indent=1)
+        os.replace(os.path.join(cfg.out_dir, "metrics.json.tmp"), os.path.join(cfg.out_dir, "metrics.json"))
+        print(json.dumps({k: result[k] for k in ("steps", "train_seconds", "tokens_per_s", "final_loss")} |
+                         {"valid_ppl": result["valid"]["perplexity"], "test_ppl": result.get("test", {}).get("perplexity")}),
+              flush=True)
+    result["student"] = student  # for callers in-process (tests compare ranks); not in metrics.json
+    return result
+
+
+def main(argv: list[str]) -> None:
+    path = None
+    rest = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--config":
+            path = argv[i + 1]
+            i += 2
+            continue
+        if argv[i].startswith("--config="):
+            path = argv[i].split("=", 1)[1]
+        else:
+            rest.append(argv[i])
+        i += 1
+    cfg = load_config(TrainConfig, path, rest)
+    try:
+        train(cfg)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,85 @@
+"""safetensors_io: the hand-written reader and writer, against each other, the format and the package."""
+
+import json
+import os
+import struct
+
+import pytest
+import torch
+
+from lowbit_train import safetensors_io as st
+
+
+def sample_tensors():
+    torch.manual_seed(0)
+    return {
+        "f32": torch.randn(3, 5),
+        "f16": torch.randn(7).half(),
+        "bf16": torch.randn(2, 3, 4).bfloat16(),
+        "i8": torch.randint(-127, 128, (9, 2), dtype=torch.int8),
+        "scalar": torch.tensor(0.125),
+        "empty": torch.zeros(0, 4),
+        "mask": torch.ones(2, 2, dtype=torch.bool).tril(),
+        "i64": torch.arange(5),
+    }
+
+
+def test_round_trip_every_dtype(tmp_path):
+    path = str(tmp_path / "a.safetensors")
+    tensors = sample_tensors()
+    st.write_safetensors(path, tensors, {"format": "pt", "producer": "test"})
+    assert os.path.getsize(path) == st.safetensors_size(tensors, {"format": "pt", "producer": "test"})
+    assert not [f for f in os.listdir(tmp_path) if ".tmp-" in f]
+    for read in (st.read_safetensors_plain, lambda p: st.read_safetensors(p)[0]):
+        back = read(path)
+        assert list(back) == list(tensors) or set(back) == set(tensors)
+        for name, t in tensors.items():
+            assert back[name].dtype == t.dtype and back[name].shape == t.shape, name
+            assert torch.equal(back[name], t), name
+    assert st.read_safetensors(path)[1] == {"format": "pt", "producer": "test"}
+
+
+def test_layout_is_the_format(tmp_path):
+    """u64 LE header length, a JSON header padded to 8 bytes, then the data the offsets index."""
+    path = str(tmp_path / "b.safetensors")
+    st.write_safetensors(path, {"x": torch.tensor([1.0, -2.0]), "y": torch.tensor([3], dtype=torch.int8)})
+    raw = open(path, "rb").read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    assert n % 8 == 0
+    header = json.loads(raw[8:8 + n])
+    assert header["x"] == {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}
+    assert header["y"] == {"dtype": "I8", "shape": [1], "data_offsets": [8, 9]}
+    assert raw[8 + n:] == struct.pack("<2f", 1.0, -2.0) + b"\x03"
+
+
+def test_errors_name_the_file_and_tensor(tmp_path):
+    path = str(tmp_path / "c.safetensors")
+    st.write_safetensors(path, {"w": torch.zeros(4, 4)})
+    raw = open(path, "rb").read()
+    truncated = str(tmp_path / "t.safetensors")
+    open(truncated, "wb").write(raw[:-3])
+    with pytest.raises(st.SafetensorsError, match=r"t\.safetensors: tensor w: .*truncated"):
+        st.read_safetensors_plain(truncated)
+    bad = str(tmp_path / "d.safetensors")
+    header = json.dumps({"w": {"dtype": "F64", "shape": [1], "data_offsets": [0, 8]}}).encode()
+    open(bad, "wb").write(struct.pack("<Q", len(header)) + header + b"\0" * 8)
+    with pytest.raises(st.SafetensorsError, match="tensor w: unsupported dtype 'F64'"):
+        st.read_safetensors_plain(bad)
+    with pytest.raises(st.SafetensorsError, match="at least 8 bytes"):
+        open(bad, "wb").write(b"\1\2")
+        st.read_safetensors_plain(bad)
+
+
+def test_package_reads_what_we_write(tmp_path):
+    """Where the safetensors package is installed (the GPU machine), it agrees with our writer."""
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    path = str(tmp_path / "e.safetensors")
+    tensors = sample_tensors()
+    st.write_safetensors(path, tensors)
+    back = safetensors_torch.load_file(path)
+    for name, t in tensors.items():
+        assert torch.equal(back[name], t), name
+    other = str(tmp_path / "f.safetensors")
+    safetensors_torch.save_file({k: v for k, v in tensors.items() if v.numel()}, other)
+    for name, t in st.read_safetensors_plain(other).items():
+        assert torch.equal(t, tensors[name]), name
