@@ -4,9 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages the test suite needs: python3 runs the golden-vector generator check; Chromium runs
-# the runtime's browser test (driven by playwright-core, which never downloads a browser of its own).
-APT_PACKAGES=(python3 chromium)
+# System packages the test suite needs: Debian's torch, numpy and pytest for the training stage's tests
+# (run with /usr/bin/python3, where Debian installs them); python3 also runs the golden-vector generator
+# check; Chromium runs the runtime's browser test (driven by playwright-core, which never downloads a
+# browser of its own).
+APT_PACKAGES=(python3 python3-torch python3-numpy python3-pytest chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

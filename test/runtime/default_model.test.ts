@@ -1,4 +1,5 @@
-// The embedded default model (`npm start`): it loads, generates greedily, and says it is untrained.
+// The embedded default model (`npm start`): the QuantGPT W-E-A 2-2-8 export of the trained student loads,
+// generates, streams the same text it reports in JSON, and is not flagged untrained.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -6,14 +7,17 @@ import { it } from "node:test";
 import { runCli } from "../helpers/cli.js";
 import { ROOT } from "../helpers/fixtures.js";
 
-it("models/gpt2-random-228.onnx generates 16 tokens and is flagged untrained", () => {
-  const model = join(ROOT, "models", "gpt2-random-228.onnx");
-  const r = runCli(["generate", "--model", model, "--prompt", "The quick brown fox", "--max-new-tokens", "16"]);
-  assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stderr, /note: .*gpt2-random-228\.onnx is untrained \(random weights\)/);
-  assert.match(r.stderr, /prefill: 4 tokens, [\d.]+ tok\/s; decode: 15 tokens, [\d.]+ tok\/s; load \d+ ms; peak RSS [\d.]+ MiB; WASM memory [\d.]+ MiB \(simd\)/);
-  const json = JSON.parse(runCli(["generate", "--model", model, "--prompt", "The quick brown fox", "--max-new-tokens", "16", "--json"]).stdout);
-  assert.equal(json.ids.length, 16);
-  assert.equal(json.untrained, true);
-  assert.ok(r.stdout.startsWith(json.text), "streamed text equals the JSON text");
-});
+for (const name of ["quantgpt-228", "quantgpt-448"]) {
+  it(`models/${name}.onnx generates 16 tokens`, () => {
+    const model = join(ROOT, "models", `${name}.onnx`);
+    const args = ["generate", "--model", model, "--prompt", "The President said that", "--max-new-tokens", "16"];
+    const r = runCli(args);
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /untrained/);
+    assert.match(r.stderr, /prefill: 4 tokens, [\d.]+ tok\/s; decode: 15 tokens, [\d.]+ tok\/s; load \d+ ms; peak RSS [\d.]+ MiB; WASM memory [\d.]+ MiB \(simd\)/);
+    const json = JSON.parse(runCli([...args, "--json"]).stdout);
+    assert.equal(json.ids.length, 16);
+    assert.equal(json.untrained, false);
+    assert.ok(r.stdout.startsWith(json.text), "streamed text equals the JSON text");
+  });
+}
