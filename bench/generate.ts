@@ -26,6 +26,7 @@ import { writeFileAtomic } from "../src/export/atomic_write.js";
 import { loadModel } from "../src/runtime/index.js";
 import { GPT2_124M, makeRandomGpt2 } from "../scripts/make_random_gpt2.js";
 import { openOrtGpt2, ortGreedy, ortStep, type Gpt2Dims, type OrtModule } from "./ort_gpt2.js";
+import { Prng } from "../src/runtime/sampling.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -60,16 +61,10 @@ const MODELS: ModelSpec[] = [
   { key: "w2-nbits", label: "2-2-8 nbits", bits: 2, format: "nbits" },
 ];
 
-/** mulberry32: the same prompt ids on every machine. */
+/** The runtime's mulberry32 (sampling.ts): the same values from a seed on every machine. */
 function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+  const prng = new Prng(seed);
+  return () => prng.next();
 }
 
 /** n token ids below V (GPT-2's 50257), fixed by the seed. */

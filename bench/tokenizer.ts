@@ -19,6 +19,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Command } from "commander";
 import { Bench } from "tinybench";
 import { Gpt2Tokenizer } from "../src/runtime/tokenizer.js";
+import { Prng } from "../src/runtime/sampling.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, "..");
@@ -28,16 +29,10 @@ const TARGET_BYTES = 1_000_000; // "1 MB" here is 10^6 bytes of UTF-8, and MB/s 
 // The text
 // ---------------------------------------------------------------------------------------------------------
 
-/** mulberry32: small, seeded, the same on every machine. */
+/** The runtime's mulberry32 (sampling.ts): the same values from a seed on every machine. */
 function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+  const prng = new Prng(seed);
+  return () => prng.next();
 }
 
 const COMMON_WORDS = (

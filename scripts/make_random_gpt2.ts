@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { expectedShapes, parseGpt2Config } from "../src/export/checkpoint.js";
 import { numel, writeSafetensors, type TensorToWrite } from "../src/export/safetensors.js";
+import { Prng } from "../src/runtime/sampling.js";
 
 export interface RandomGpt2Options {
   layers: number;
@@ -23,16 +24,10 @@ export interface RandomGpt2Options {
 
 export const GPT2_124M: RandomGpt2Options = { layers: 12, embd: 768, heads: 12, vocab: 50257, positions: 1024, seed: 1 };
 
-/** mulberry32: a small seeded PRNG, so the same seed gives the same checkpoint everywhere. */
+/** The runtime's mulberry32 (sampling.ts): the same values from a seed on every machine. */
 function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const prng = new Prng(seed);
+  return () => prng.next();
 }
 
 export function makeRandomGpt2(dir: string, o: RandomGpt2Options): void {

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { instantiateKernels, kernelFileName, type KernelVariant, type Kernels } from "../../src/runtime/kernels.js";
 import { ROOT } from "./fixtures.js";
+import { Prng } from "../../src/runtime/sampling.js";
 
 export async function loadKernels(variant: KernelVariant): Promise<Kernels> {
   const path = join(ROOT, "build", kernelFileName(variant));
@@ -37,16 +38,10 @@ export class Arena {
   }
 }
 
-/** A small seeded PRNG so every run checks the same (random-looking) inputs. */
+/** The runtime's mulberry32 (sampling.ts): the same values from a seed on every machine. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const prng = new Prng(seed);
+  return () => prng.next();
 }
 
 export const AWKWARD_SIZES = [1, 3, 7, 15, 17, 31, 33, 63, 65, 127, 129];
