@@ -337,7 +337,20 @@ class DynamicScaleQuantizer(WeightQuantizer):
         return codes.to(torch.int8), step.reshape(())
 
 
-class PactQuantizer(WeightQuantizer):
+class ClipQuantizer(WeightQuantizer):
+    """Quantizers whose clip value is `self.alpha` (learned by PACT, fixed by RTN): one forward, one export."""
+
+    def forward(self, w):
+        self._check_initialized()
+        return _ClipQuant.apply(w, self.alpha, self.bits, "pact")
+
+    @torch.no_grad()
+    def export(self, w):
+        codes, step = weight_codes(w, self.alpha, self.bits)
+        return codes.to(torch.int8), step.reshape(())
+
+
+class PactQuantizer(ClipQuantizer):
     """PACT (Choi et al. 2018) on weights: a learned clipping value α per module, initialised at max|w|.
     w_hat = α · round(clip(w, −α, α) / α · k) / k (the header's formula); ∂w_hat/∂α = sign(w) for clipped
     weights (|w| ≥ α, so α at max|w| still learns), 0 inside; straight-through for w inside."""
@@ -353,14 +366,6 @@ class PactQuantizer(WeightQuantizer):
             self.alpha.fill_(float(w.detach().abs().max()))
         self._initialized = True
 
-    def forward(self, w):
-        self._check_initialized()
-        return _ClipQuant.apply(w, self.alpha, self.bits, "pact")
-
-    @torch.no_grad()
-    def export(self, w):
-        codes, step = weight_codes(w, self.alpha, self.bits)
-        return codes.to(torch.int8), step.reshape(())
 
 
 class LsqQuantizer(WeightQuantizer):
@@ -389,7 +394,7 @@ class LsqQuantizer(WeightQuantizer):
         return _lsq_codes(w, self.step, self.bits).to(torch.int8), self.step.detach().float().clone().reshape(())
 
 
-class RtnQuantizer(WeightQuantizer):
+class RtnQuantizer(ClipQuantizer):
     """Round to nearest with a fixed α: max|w| ("maxabs") or the MSE-best clip ("mse"), chosen once by
     init_from_weight and kept in the buffer `alpha` (no parameters; call init_from_weight again if the
     weight changes). The post-training baseline; trained through, w gets the straight-through gradient."""
@@ -409,14 +414,6 @@ class RtnQuantizer(WeightQuantizer):
         self.alpha.copy_(rtn_alphas(w.reshape(1, -1), self.bits, self.clip).reshape(()))
         self._initialized = True
 
-    def forward(self, w):
-        self._check_initialized()
-        return _ClipQuant.apply(w, self.alpha, self.bits, "pact")
-
-    @torch.no_grad()
-    def export(self, w):
-        codes, step = weight_codes(w, self.alpha, self.bits)
-        return codes.to(torch.int8), step.reshape(())
 
     def extra_repr(self) -> str:
         return f"bits={self.bits}, clip={self.clip}"
