@@ -414,7 +414,6 @@ class RtnQuantizer(ClipQuantizer):
         self.alpha.copy_(rtn_alphas(w.reshape(1, -1), self.bits, self.clip).reshape(()))
         self._initialized = True
 
-
     def extra_repr(self) -> str:
         return f"bits={self.bits}, clip={self.clip}"
 
