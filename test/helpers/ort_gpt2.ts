@@ -3,6 +3,7 @@
 
 import * as ort from "onnxruntime-node";
 import { readModelFile } from "../../src/node_io.js";
+import { argmax } from "../../src/reference/gpt2.js";
 
 export interface OrtGpt2 {
   session: ort.InferenceSession;
@@ -44,11 +45,6 @@ export async function ortStep(m: OrtGpt2, tokens: number[], past: Map<string, or
   return { logits, present };
 }
 
-export function argmax(row: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
-  return best;
-}
 
 /** Prompt logits, then `steps` greedy tokens fed back one at a time through the KV cache. */
 export async function ortGreedy(m: OrtGpt2, prompt: number[], steps: number) {
