@@ -79,22 +79,23 @@ class ContrastiveDistillation(nn.Module):
 
     def forward(self, student_hidden: torch.Tensor, teacher_keys: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:
         """student_hidden (B, T, C), teacher_keys (B, T, D) from teacher_keys(), token_ids (B, T). Call
-        bank.update first in "bank" mode."""
+        bank.update first in "bank" mode. All sequences at once: each row's softmax runs over one shared key
+        set with the keys its own sequence may not see masked to −inf, which is the per-sequence loss of the
+        module docstring exactly (tests/test_distill.py checks it against a loop over sequences)."""
         q = F.normalize(self.student_proj(student_hidden.float()), dim=-1)  # (B, T, D)
-        losses = []
-        for b in range(token_ids.shape[0]):
-            ids = token_ids[b]  # (T)
-            if self.mode == "bank":
-                distinct, target = torch.unique(ids, return_inverse=True)  # (U), (T)
-                keys = self.bank.keys[distinct]  # (U, D)
-                logits = q[b] @ keys.t() / self.temperature  # (T, U)
-                losses.append(F.cross_entropy(logits, target, reduction="sum"))
-            else:
-                keys = F.normalize(teacher_keys[b], dim=-1)  # (T, D)
-                logits = q[b] @ keys.t() / self.temperature  # (T, T)
-                same = ids[:, None] == ids[None, :]
-                eye = torch.eye(len(ids), dtype=torch.bool, device=ids.device)
-                logits = logits.masked_fill(same & ~eye, float("-inf"))
-                target = torch.arange(len(ids), device=ids.device)
-                losses.append(F.cross_entropy(logits, target, reduction="sum"))
-        return torch.stack(losses).sum() / token_ids.numel()
+        B, T = token_ids.shape
+        if self.mode == "bank":
+            distinct, target = torch.unique(token_ids, return_inverse=True)  # (U), (B, T): the batch's tokens
+            keys = self.bank.keys[distinct]  # (U, D)
+            logits = q @ keys.t() / self.temperature  # (B, T, U)
+            in_sequence = torch.zeros(B, len(distinct), dtype=torch.bool, device=q.device)
+            in_sequence.scatter_(1, target, True)  # (B, U): the distinct tokens of each sequence
+            logits = logits.masked_fill(~in_sequence[:, None, :], float("-inf"))
+        else:
+            keys = F.normalize(teacher_keys.float(), dim=-1)  # (B, T, D)
+            logits = q @ keys.transpose(1, 2) / self.temperature  # (B, T, T)
+            same = token_ids[:, :, None] == token_ids[:, None, :]  # (B, T, T)
+            eye = torch.eye(T, dtype=torch.bool, device=q.device)
+            logits = logits.masked_fill(same & ~eye, float("-inf"))
+            target = torch.arange(T, device=q.device).expand(B, T)
+        return F.cross_entropy(logits.reshape(B * T, -1), target.reshape(-1), reduction="sum") / token_ids.numel()
