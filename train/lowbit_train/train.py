@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from .config import load_config
 from .distill import ContrastiveDistillation, logit_distillation
 from .model import GPT2, GPT2Config, load_hf, quantize_model, save_hf, save_quantized
+from .quant import DynamicScaleQuantizer, WeightQuantizer
 
 try:  # progress bars when tqdm is there (the GPU machine has it; Debian's CI image may not)
     from tqdm import tqdm
@@ -67,6 +68,8 @@ class TrainConfig:
     weight_bits: int = 2
     embedding_bits: int = 2
     activation_bits: int = 8
+    gamma_init: str = "auto"  # QuantGPT's γ start: "auto", "maxabs", "mse" or a number (quant.DynamicScaleQuantizer)
+    quant_lr_scale: float = 1.0  # learning rate of the quantizers' own parameters (γ, α, s) ÷ the weights' lr
     # distillation
     lam: float = 0.1  # weight λ of the contrastive term
     tau: float = 0.1  # cosine-similarity temperature τ
@@ -156,6 +159,13 @@ def atomic_torch_save(obj, path: str) -> None:
     os.replace(tmp, path)
 
 
+def _number(text: str, key: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{key} is {text!r}: expected 'auto', 'maxabs', 'mse' or a number") from None
+
+
 def build_student(cfg: TrainConfig, device: str) -> tuple[GPT2Config, GPT2, Optional[GPT2]]:
     quantizer, kd, contrast, _ = METHODS[cfg.method]
     if cfg.method == "pretrain":
@@ -172,6 +182,11 @@ def build_student(cfg: TrainConfig, device: str) -> tuple[GPT2Config, GPT2, Opti
             p.requires_grad_(False)
     student.to(device)
     quantize_model(student, quantizer, cfg.weight_bits, cfg.embedding_bits, cfg.activation_bits)
+    if cfg.gamma_init != "auto":
+        rule = cfg.gamma_init if cfg.gamma_init in ("maxabs", "mse") else _number(cfg.gamma_init, "gamma_init")
+        for _, holder in student.quantizable():
+            if isinstance(holder.weight_quantizer, DynamicScaleQuantizer):
+                holder.weight_quantizer.init_from_weight(holder.weight.detach(), rule)
     return config, student, teacher
 
 
@@ -199,10 +214,14 @@ def train(cfg: TrainConfig) -> dict:
                                            cfg.bank_momentum, cfg.proj_dim).to(device)
     trains = cfg.method not in ("rtn-maxabs", "rtn-mse")
     params = list(student.parameters()) + (list(contrast.parameters()) if contrast is not None else [])
+    quantizer_params = {id(p) for m in student.modules() if isinstance(m, WeightQuantizer) for p in m.parameters()}
     decay = [p for p in params if p.requires_grad and p.dim() >= 2]
-    no_decay = [p for p in params if p.requires_grad and p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
+    no_decay = [p for p in params if p.requires_grad and p.dim() < 2 and id(p) not in quantizer_params]
+    clip_params = [p for p in params if p.requires_grad and id(p) in quantizer_params]  # γ, α or s: scalars
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
+                                   {"params": no_decay, "weight_decay": 0.0, "lr_scale": 1.0},
+                                   {"params": clip_params, "weight_decay": 0.0, "lr_scale": cfg.quant_lr_scale}],
+                                  lr=cfg.lr, betas=(0.9, 0.95))
     model = student
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(student, device_ids=[local_rank] if device.startswith("cuda") else None)
@@ -226,7 +245,7 @@ def train(cfg: TrainConfig) -> dict:
         batch = global_batch(train_tokens, step, cfg)[rank * per_rank:(rank + 1) * per_rank].to(device)
         x, y = batch[:, :-1], batch[:, 1:]  # (b, T)
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, cfg)
+            group["lr"] = lr_at(step, cfg) * group["lr_scale"]
         # torch 1.13's CPU build initialises CUDA inside a disabled autocast("cuda"): skip it entirely.
         amp = torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else contextlib.nullcontext()
         with amp:

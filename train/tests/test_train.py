@@ -47,6 +47,27 @@ def test_pretrain_then_quantgpt(corpus):
     assert qconf["weight_bits"] == 2 and qconf["method"] == "quantgpt"
 
 
+def gammas(student) -> dict:
+    return {name: float(h.weight_quantizer.gamma) for name, h in student.quantizable() if h.weight_quantizer is not None}
+
+
+def test_gamma_init_and_quantizer_learning_rate(corpus):
+    train(tiny(corpus, out_dir=str(corpus / "teacher"), max_steps=4))
+    common = dict(method="logit-kd", teacher=str(corpus / "teacher" / "model"), max_steps=3, warmup_steps=0,
+                  min_lr=1e-3, gamma_init="1.5")
+    start = train(tiny(corpus, out_dir=str(corpus / "g0"), **dict(common, max_steps=0)))["student"]
+    assert set(gammas(start).values()) == {1.5}
+    moved = {}
+    for scale in (1.0, 10.0):
+        student = train(tiny(corpus, out_dir=str(corpus / f"g{scale}"), quant_lr_scale=scale, **common))["student"]
+        moved[scale] = max(abs(g - 1.5) for g in gammas(student).values())
+    # Adam moves a parameter by about lr per step, whatever its gradient's size: 3 steps at 1e-3 × scale.
+    assert 1e-4 < moved[1.0] <= 3.1e-3
+    assert 1e-3 < moved[10.0] <= 3.1e-2 and moved[10.0] > 3 * moved[1.0]
+    with pytest.raises(ValueError, match="gamma_init"):
+        train(tiny(corpus, out_dir=str(corpus / "bad"), **dict(common, gamma_init="large")))
+
+
 def test_resume_equals_uninterrupted(corpus):
     train(tiny(corpus, out_dir=str(corpus / "teacher"), max_steps=10))
     common = dict(method="quantgpt", teacher=str(corpus / "teacher" / "model"), max_steps=8, ckpt_interval=4)
