@@ -1,9 +1,10 @@
 // Hugging Face GPT-2 checkpoint directories, plain or quantized (docs/FORMAT.md): config, weights, tokenizer.
 //
-// Reads config.json plus model.safetensors or a sharded model.safetensors.index.json. Tensor names are
-// accepted with or without the `transformer.` prefix and stored without it; F32/F16/BF16 are widened to
-// fp32; every shape is checked against the config. A quantized checkpoint carries `{name}.qweight` (I8)
-// and `{name}.scale` (F32) for each quantized weight and a `quantization_config` block in config.json.
+// Reads config.json plus model.safetensors or a sharded model.safetensors.index.json; any of those weight
+// files may be split into .part-NN files (safetensors.ts). Tensor names are accepted with or without the
+// `transformer.` prefix and stored without it; F32/F16/BF16 are widened to fp32; every shape is checked
+// against the config. A quantized checkpoint carries `{name}.qweight` (I8) and `{name}.scale` (F32) for
+// each quantized weight and a `quantization_config` block in config.json.
 
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -11,7 +12,7 @@ import { dirname, join } from "node:path";
 import { LowbitError } from "../errors.js";
 import { SUPPORTED_GROUP_SIZES, SUPPORTED_WEIGHT_BITS, type WeightBits } from "../quant_formats.js";
 import type { Granularity, QuantizedMatrix } from "./quantize.js";
-import { numel, readSafetensors, toFloat32, toInt8, type StoredTensor } from "./safetensors.js";
+import { numel, readSafetensors, safetensorsExists, toFloat32, toInt8, type StoredTensor } from "./safetensors.js";
 
 // ─── config ─────────────────────────────────────────────────────────────────────────────────────
 
@@ -294,8 +295,8 @@ export function weightFiles(dir: string): string[] {
     return [...new Set(Object.values(weightMap))].sort().map((f) => join(dir, f));
   }
   const single = join(dir, "model.safetensors");
-  if (!existsSync(single)) {
-    throw new LowbitError("no weights: neither model.safetensors nor model.safetensors.index.json", { file: dir });
+  if (!safetensorsExists(single)) {
+    throw new LowbitError("no weights: neither model.safetensors (whole or as .part-00, .part-01, …) nor model.safetensors.index.json", { file: dir });
   }
   return [single];
 }

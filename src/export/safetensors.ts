@@ -4,7 +4,11 @@
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__"?: {...}}, then the data block that
 // the offsets index. Written by hand: the format is 30 lines of byte arithmetic and the npm packages for
 // it either only read or pull in a tensor library; every check below names the file and tensor.
+//
+// A file may also be stored split at byte level into `X.safetensors.part-00`, `.part-01`, … (docs/FORMAT.md,
+// for hosts that cap file sizes): reading X.safetensors when it is absent reads the parts' concatenation.
 
+import { existsSync } from "node:fs";
 import { LowbitError } from "../errors.js";
 import { readBytes } from "../node_io.js";
 import { writeFileAtomic } from "./atomic_write.js";
@@ -31,12 +35,63 @@ export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** Parses a safetensors file, checking the header, every dtype, shape and offset against the file's size. */
+/**
+ * Parses a safetensors file, whole or split into parts, checking the header, every dtype, shape and offset
+ * against the file's size.
+ */
 export function readSafetensors(path: string): SafetensorsFile {
-  return parseSafetensors(path, readBytes(path));
+  const parts = partFiles(path);
+  if (parts.length === 0) return parseSafetensors(path, readBytes(path));
+  const file = Buffer.concat(parts.map((p) => readBytes(p)));
+  const { header, headerLength } = parseHeader(path, file);
+  // Checked before the tensors, so that a missing or cut part is reported as that, not as a short tensor.
+  const expected = 8 + headerLength + dataEnd(header);
+  if (file.byteLength !== expected) {
+    throw new LowbitError(`its parts ${parts[0]} … ${parts[parts.length - 1]} do not add up to the size the safetensors header gives`, {
+      file: path, expected: `${expected} bytes`, found: `${file.byteLength} bytes`, hint: "a part missing or cut short?",
+    });
+  }
+  return parseTensors(path, file, header, headerLength);
 }
 
+// ─── split files ────────────────────────────────────────────────────────────────────────────────
+
+/** The i-th part of a split file: `model.safetensors.part-00`, `.part-01`, … */
+export function partPath(path: string, i: number): string {
+  return `${path}.part-${String(i).padStart(2, "0")}`;
+}
+
+/** The parts that stand for `path` when it is absent: part-00, part-01, … up to the first missing number. */
+export function partFiles(path: string): string[] {
+  const parts: string[] = [];
+  if (existsSync(path)) return parts;
+  while (existsSync(partPath(path, parts.length))) parts.push(partPath(path, parts.length));
+  return parts;
+}
+
+/** Whether `path` is there, whole or split into parts. */
+export function safetensorsExists(path: string): boolean {
+  return existsSync(path) || existsSync(partPath(path, 0));
+}
+
+/** The size of the data block a header indexes: the largest end offset among well-formed entries. */
+function dataEnd(header: Record<string, unknown>): number {
+  let end = 0;
+  for (const [name, entry] of Object.entries(header)) {
+    const offsets = name === "__metadata__" ? undefined : (entry as { data_offsets?: unknown } | null)?.data_offsets;
+    if (Array.isArray(offsets) && offsets.length === 2 && Number.isInteger(offsets[1])) end = Math.max(end, offsets[1] as number);
+  }
+  return end;
+}
+
+// ─── parsing ────────────────────────────────────────────────────────────────────────────────────
+
 export function parseSafetensors(path: string, file: Uint8Array): SafetensorsFile {
+  const { header, headerLength } = parseHeader(path, file);
+  return parseTensors(path, file, header, headerLength);
+}
+
+function parseHeader(path: string, file: Uint8Array): { header: Record<string, unknown>; headerLength: number } {
   if (file.byteLength < 8) {
     throw new LowbitError("truncated safetensors file: no header length", { file: path, expected: "at least 8 bytes", found: `${file.byteLength} bytes` });
   }
@@ -53,6 +108,10 @@ export function parseSafetensors(path: string, file: Uint8Array): SafetensorsFil
   } catch (err) {
     throw new LowbitError("safetensors header is not valid JSON", { file: path, found: (err as Error).message });
   }
+  return { header, headerLength };
+}
+
+function parseTensors(path: string, file: Uint8Array, header: Record<string, unknown>, headerLength: number): SafetensorsFile {
   const data = file.subarray(8 + headerLength);
   const tensors = new Map<string, StoredTensor>();
   let metadata: Record<string, string> = {};

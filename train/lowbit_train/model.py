@@ -29,13 +29,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .quant import WeightQuantizer, expand_scale, fake_quant_act, make_quantizer
-from .safetensors_io import read_safetensors, safetensors_size, write_safetensors
+from .safetensors_io import read_safetensors, safetensors_exists, safetensors_size, write_safetensors
 
 QUANTIZED_FORMAT = "lowbit-quantized-checkpoint"
 QUANTIZED_FORMAT_VERSION = 1
 SHARD_BYTES = 16 * 2**20  # default file limit: files coming back from the GPU machine are capped at 16 MiB
 _IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias")  # causal-mask buffers some checkpoints carry
 _SHARD_NAME = re.compile(r"model-\d{5}-of-\d{5}\.safetensors$")
+_PART_NAME = re.compile(r"model(-\d{5}-of-\d{5})?\.safetensors\.part-\d+$")  # safetensors_io.split_into_parts
 
 
 # ─── config ───────────────────────────────────────────────────────────────────────────────────────
@@ -300,7 +301,7 @@ def _unwrap(model: nn.Module) -> GPT2:
 
 def _read_tensors(path: str) -> Dict[str, Tuple[torch.Tensor, str]]:
     """{canonical name: (tensor, file)} from model.safetensors or the shards a model.safetensors.index.json
-    lists; `transformer.` stripped, causal-mask buffers dropped."""
+    lists, each whole or split into .part-NN files; `transformer.` stripped, causal-mask buffers dropped."""
     index = os.path.join(path, "model.safetensors.index.json")
     if os.path.exists(index):
         with open(index, encoding="utf-8") as f:
@@ -310,8 +311,9 @@ def _read_tensors(path: str) -> Dict[str, Tuple[torch.Tensor, str]]:
         files = [os.path.join(path, name) for name in sorted(set(weight_map.values()))]
     else:
         files = [os.path.join(path, "model.safetensors")]
-        if not os.path.exists(files[0]):
-            raise FileNotFoundError(f"{path}: no weights: neither model.safetensors nor model.safetensors.index.json")
+        if not safetensors_exists(files[0]):
+            raise FileNotFoundError(f"{path}: no weights: neither model.safetensors (whole or as .part-00, .part-01, …) "
+                                    f"nor model.safetensors.index.json")
     out: Dict[str, Tuple[torch.Tensor, str]] = {}
     for file in files:
         for name, t in read_safetensors(file)[0].items():
@@ -501,7 +503,8 @@ def _write_checkpoint(path: str, tensors: Dict[str, torch.Tensor], config: dict,
         written.add("model.safetensors.index.json")
     # Files of an earlier save that the new one does not replace would mislead a reader.
     for fname in os.listdir(path):
-        stale = fname in ("model.safetensors", "model.safetensors.index.json") or _SHARD_NAME.match(fname)
+        stale = (fname in ("model.safetensors", "model.safetensors.index.json") or _SHARD_NAME.match(fname)
+                 or _PART_NAME.match(fname))
         if stale and fname not in written:
             os.remove(os.path.join(path, fname))
     if tokenizer_dir and os.path.abspath(tokenizer_dir) != os.path.abspath(path):

@@ -11,16 +11,21 @@ Writing always goes through this file's writer: it is 40 lines, it knows every f
 it writes one (what the shard limit in model.py needs), and it is the same code on the CPU where the tests
 run and on the GPU where the checkpoints are made. src/export/safetensors.ts reads what it writes.
 
+A file may also be stored split at byte level into `X.safetensors.part-00`, `.part-01`, … (each under a
+size limit, for git hosts and transfer tools that cap file sizes; docs/FORMAT.md): `cat X.safetensors.part-*`
+gives the standard file back, and the readers here accept the parts wherever X.safetensors is asked for.
+
 This is not a general tensor store: dtypes are the ones GPT-2 checkpoints use (F32, F16, BF16, I8, and
 U8/BOOL/I32/I64 for buffers some checkpoints carry).
 """
 
 import ctypes
+import io
 import json
 import os
 import struct
 import sys
-from typing import Dict, Mapping, Optional, Tuple
+from typing import BinaryIO, Dict, List, Mapping, Optional, Tuple
 
 import torch
 
@@ -51,24 +56,96 @@ def _numel(shape) -> int:
     return n
 
 
+# ─── split files ──────────────────────────────────────────────────────────────────────────────────
+
+def part_path(path: str, i: int) -> str:
+    """The i-th part of a split file: `model.safetensors.part-00`, `.part-01`, …"""
+    return f"{path}.part-{i:02d}"
+
+
+def part_files(path: str) -> List[str]:
+    """The parts that stand for `path` when it is absent: part-00, part-01, … up to the first missing number.
+    [] when `path` itself exists (a whole file wins) or has no part-00."""
+    if os.path.exists(path):
+        return []
+    parts: List[str] = []
+    while os.path.exists(part_path(path, len(parts))):
+        parts.append(part_path(path, len(parts)))
+    return parts
+
+
+def safetensors_exists(path: str) -> bool:
+    """Whether `path` is there, whole or split into parts."""
+    return os.path.exists(path) or os.path.exists(part_path(path, 0))
+
+
+def split_into_parts(path: str, max_bytes: int) -> List[str]:
+    """Splits the file at `path` into parts of at most max_bytes each (byte ranges, in order), writes each
+    atomically, removes parts left from an earlier, longer split, and then the whole file; returns the parts."""
+    if max_bytes <= 0:
+        raise ValueError(f"max_bytes must be positive, not {max_bytes}")
+    count = max(1, -(-os.path.getsize(path) // max_bytes))  # ceil; an empty file still gets a part-00
+    parts = [part_path(path, i) for i in range(count)]
+    with open(path, "rb") as f:
+        for part in parts:
+            tmp = f"{part}.tmp-{os.getpid()}"
+            with open(tmp, "wb") as out:
+                out.write(f.read(max_bytes))
+            os.replace(tmp, part)
+    folder, prefix = os.path.split(path)[0] or ".", f"{os.path.basename(path)}.part-"
+    for fname in os.listdir(folder):  # parts of an earlier, longer split: readers would take them as ours
+        number = fname[len(prefix):]
+        if fname.startswith(prefix) and number.isdigit() and int(number) >= count:
+            os.remove(os.path.join(folder, fname))
+    os.remove(path)
+    return parts
+
+
 # ─── reading ──────────────────────────────────────────────────────────────────────────────────────
 
-def read_header(path: str) -> Tuple[dict, int]:
-    """(header JSON, byte offset of the data block), checked against the file's size."""
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        head = f.read(8)
-        if len(head) < 8:
-            raise SafetensorsError(f"{path}: truncated safetensors file: expected at least 8 bytes, found {size}")
-        (n,) = struct.unpack("<Q", head)
-        if 8 + n > size:
-            raise SafetensorsError(f"{path}: header length {n} runs past the end of the file ({size} bytes)")
-        try:
-            header = json.loads(f.read(n).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise SafetensorsError(f"{path}: safetensors header is not valid JSON: {err}") from None
+def _open(path: str) -> Tuple[BinaryIO, int, List[str]]:
+    """(binary file, its size, the parts it was joined from or []): the file at `path`, or the concatenation of
+    its parts in memory when it is split."""
+    parts = part_files(path)
+    if not parts:
+        return open(path, "rb"), os.path.getsize(path), parts
+    chunks = []
+    for part in parts:
+        with open(part, "rb") as f:
+            chunks.append(f.read())
+    joined = b"".join(chunks)
+    return io.BytesIO(joined), len(joined), parts
+
+
+def _data_end(header: dict) -> int:
+    """The size of the data block the header indexes: the largest end offset among well-formed entries."""
+    ends = [0]
+    for name, entry in header.items():
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) and name != "__metadata__" else None
+        if isinstance(offsets, list) and len(offsets) == 2 and isinstance(offsets[1], int):
+            ends.append(offsets[1])
+    return max(ends)
+
+
+def _read_header(f: BinaryIO, size: int, path: str, parts: List[str]) -> Tuple[dict, int]:
+    """read_header on a file _open gave: `f` at its start, `size` bytes long, joined from `parts` (or [])."""
+    head = f.read(8)
+    if len(head) < 8:
+        raise SafetensorsError(f"{path}: truncated safetensors file: expected at least 8 bytes, found {size}")
+    (n,) = struct.unpack("<Q", head)
+    if 8 + n > size:
+        raise SafetensorsError(f"{path}: header length {n} runs past the end of the file ({size} bytes)")
+    try:
+        header = json.loads(f.read(n).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise SafetensorsError(f"{path}: safetensors header is not valid JSON: {err}") from None
     if not isinstance(header, dict):
         raise SafetensorsError(f"{path}: safetensors header is not a JSON object")
+    # Checked before the tensors, so that a missing or cut part is reported as that, not as a short tensor.
+    if parts and 8 + n + _data_end(header) != size:
+        raise SafetensorsError(f"{path}: its parts {parts[0]} … {parts[-1]} do not add up to the size the safetensors "
+                               f"header gives: expected {8 + n + _data_end(header)} bytes, found {size} "
+                               f"(a part missing or cut short?)")
     data_bytes = size - 8 - n
     for name, entry in header.items():
         if name == "__metadata__":
@@ -86,24 +163,36 @@ def read_header(path: str) -> Tuple[dict, int]:
     return header, 8 + n
 
 
+def read_header(path: str) -> Tuple[dict, int]:
+    """(header JSON, byte offset of the data block), checked against the file's size (whole or split)."""
+    f, size, parts = _open(path)
+    with f:
+        return _read_header(f, size, path, parts)
+
+
 def read_safetensors(path: str) -> Tuple[Dict[str, torch.Tensor], Dict[str, str]]:
-    """({name: CPU tensor in its stored dtype}, metadata). Validates the header either way."""
+    """({name: CPU tensor in its stored dtype}, metadata). Validates the header either way. A split file is
+    read by this file's reader (the package maps whole files only)."""
+    if _lib_safe_open is None or part_files(path):
+        return _read_plain(path)
     header, _ = read_header(path)
-    metadata = header.get("__metadata__") or {}
-    if _lib_safe_open is not None:
-        tensors = {}
-        with _lib_safe_open(path, framework="pt") as f:
-            for name in f.keys():
-                tensors[name] = f.get_tensor(name)
-        return tensors, metadata
-    return read_safetensors_plain(path), metadata
+    tensors = {}
+    with _lib_safe_open(path, framework="pt") as f:
+        for name in f.keys():
+            tensors[name] = f.get_tensor(name)
+    return tensors, header.get("__metadata__") or {}
 
 
 def read_safetensors_plain(path: str) -> Dict[str, torch.Tensor]:
     """This file's reader: each tensor read into its own buffer (aligned, writable, no copy after)."""
-    header, data_start = read_header(path)
+    return _read_plain(path)[0]
+
+
+def _read_plain(path: str) -> Tuple[Dict[str, torch.Tensor], Dict[str, str]]:
+    f, size, parts = _open(path)
     tensors = {}
-    with open(path, "rb") as f:
+    with f:
+        header, data_start = _read_header(f, size, path, parts)
         for name, entry in header.items():
             if name == "__metadata__":
                 continue
@@ -117,7 +206,7 @@ def read_safetensors_plain(path: str) -> Dict[str, torch.Tensor]:
             if f.readinto(buf) != len(buf):
                 raise SafetensorsError(f"{path}: tensor {name}: file ended inside its data")
             tensors[name] = torch.frombuffer(buf, dtype=dtype).reshape(entry["shape"])
-    return tensors
+    return tensors, header.get("__metadata__") or {}
 
 
 # ─── writing ──────────────────────────────────────────────────────────────────────────────────────

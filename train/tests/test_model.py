@@ -11,7 +11,7 @@ from lowbit_train.model import (
     GPT2, GPT2Config, expected_shapes, load_hf, load_quantized, quantize_model, save_hf, save_quantized,
 )
 from lowbit_train.quant import METHODS, k_levels
-from lowbit_train.safetensors_io import read_safetensors_plain
+from lowbit_train.safetensors_io import SafetensorsError, read_safetensors_plain, split_into_parts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GPT2_FIXTURES = os.path.join(ROOT, "test", "fixtures", "gpt2")
@@ -107,6 +107,32 @@ def test_save_half_precision(tmp_path, dtype):
     assert set(stored) == set(expected_shapes(model.config))
     for name, t in model.hf_state_dict().items():
         assert stored[name].dtype == dtype and torch.equal(stored[name], t.to(dtype)), name
+
+
+def test_split_checkpoint_loads_the_same(tmp_path):
+    """model.safetensors split at byte level into .part-NN files (how models/teacher is stored) loads to the same
+    tensors; a part set that lost its last part is refused, naming the file and both sizes."""
+    _, model = load_hf(fixture("tiny-f32")[0])
+    out = str(tmp_path / "ckpt")
+    save_hf(model, out, dtype=torch.float16)
+    whole_path = os.path.join(out, "model.safetensors")
+    whole = open(whole_path, "rb").read()
+    parts = split_into_parts(whole_path, 100_000)
+    assert [os.path.basename(p) for p in parts] == [f"model.safetensors.part-0{i}" for i in range(len(parts))]
+    assert len(parts) == -(-len(whole) // 100_000) >= 3 and not os.path.exists(whole_path)
+    assert all(os.path.getsize(p) <= 100_000 for p in parts) and not [f for f in os.listdir(out) if ".tmp-" in f]
+    assert b"".join(open(p, "rb").read() for p in parts) == whole
+    _, back = load_hf(out)
+    for name, t in model.hf_state_dict().items():
+        assert torch.equal(back.hf_state_dict()[name], t.half().float()), name
+    missing = os.path.getsize(parts[-1])
+    os.remove(parts[-1])
+    with pytest.raises(SafetensorsError, match=rf"ckpt/model\.safetensors: its parts .*part-0{len(parts) - 2} do not .*expected "
+                                               rf"{len(whole)} bytes, found {len(whole) - missing}"):
+        load_hf(out)
+    # Saving again writes one whole file and removes the parts left from the split.
+    save_hf(back, out)
+    assert [f for f in sorted(os.listdir(out)) if f.startswith("model")] == ["model.safetensors"]
 
 
 def test_oversized_tensor_gets_its_own_shard(tmp_path):

@@ -97,3 +97,34 @@ def test_interoperates_with_the_safetensors_package(tmp_path):
     safetensors_torch.save_file({k: v for k, v in tensors.items() if v.numel()}, other)
     for name, t in st.read_safetensors_plain(other).items():
         assert torch.equal(t, tensors[name]), name
+
+
+def test_split_into_parts_reads_as_the_whole_file(tmp_path):
+    """Byte-level parts (docs/FORMAT.md) read as the file they were cut from; parts whose sizes do not add up to
+    what the header gives are refused before any tensor is read, naming the file and both byte counts."""
+    path = str(tmp_path / "s.safetensors")
+    tensors = sample_tensors()
+    st.write_safetensors(path, tensors, {"format": "pt"})
+    whole = open(path, "rb").read()
+    parts = st.split_into_parts(path, 64)
+    assert parts == [st.part_path(path, i) for i in range(-(-len(whole) // 64))] and not os.path.exists(path)
+    assert st.part_files(path) == parts and st.safetensors_exists(path)
+    for back in (st.read_safetensors_plain(path), st.read_safetensors(path)[0]):
+        assert set(back) == set(tensors) and all(torch.equal(back[n], t) for n, t in tensors.items())
+    assert st.read_safetensors(path)[1] == {"format": "pt"}
+
+    with open(parts[-1], "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(st.SafetensorsError, match=rf"s\.safetensors: its parts .*part-00 … .*part-{len(parts) - 1}"
+                                                  rf" do not .*: expected {len(whole)} bytes, found {len(whole) + 1} \(a part"):
+        st.read_safetensors(path)
+    os.remove(parts[10])  # reading stops at the first missing number: part-00 … part-09
+    with pytest.raises(st.SafetensorsError, match=rf"part-09 do not .*expected {len(whole)} bytes, found 640 "):
+        st.read_safetensors_plain(path)
+
+    # A new split over fewer parts removes the old ones past its end; a whole file wins over parts.
+    st.write_safetensors(path, {"x": torch.zeros(3)})
+    assert st.split_into_parts(path, 1000) == [st.part_path(path, 0)] and st.part_files(path) == [st.part_path(path, 0)]
+    assert not [f for f in os.listdir(tmp_path) if f != "s.safetensors.part-00"]
+    st.write_safetensors(path, {"y": torch.ones(2)})
+    assert st.part_files(path) == [] and list(st.read_safetensors(path)[0]) == ["y"]
