@@ -17,6 +17,7 @@ gpus=$(nvidia-smi -L 2>/dev/null | wc -l || true)
 [ "${gpus:-0}" -gt 0 ] || gpus=1
 jobs=1
 deadline=0
+cores=$(nproc)
 
 # one_run NAME GPU ARGS...: a run on GPU (or under torchrun when ARGS starts with nproc=N)
 one_run() {
@@ -28,9 +29,9 @@ one_run() {
   else
     export CUDA_VISIBLE_DEVICES=$gpu
   fi
-  echo "=== $name (${launch[0]}${CUDA_VISIBLE_DEVICES:+ on GPU $gpu}) $*"
+  echo "=== $(date +%T) $name (${launch[0]}${CUDA_VISIBLE_DEVICES:+ on GPU $gpu}) $*"
   "${launch[@]}" "$@" --out_dir="runs/$name" --progress=false > "runs/$name.log" 2>&1 || echo "run $name FAILED"
-  tail -n 3 "runs/$name.log"
+  echo "--- $(date +%T) $name: $(tail -n 1 "runs/$name.log")"
   rm -f "runs/$name/ckpt.pt"  # optimizer state: not needed back here
 }
 
@@ -74,7 +75,8 @@ run_list() {
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    -j) jobs=$2; shift 2 ;;
+    # N processes each spinning nproc OpenMP threads thrash the CPU side: give each its share
+    -j) jobs=$2; export OMP_NUM_THREADS=$(( cores / $2 > 0 ? cores / $2 : 1 )); shift 2 ;;
     --deadline) deadline=$2; shift 2 ;;
     *) run_list "$1"; shift ;;
   esac

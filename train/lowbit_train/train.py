@@ -191,6 +191,7 @@ def build_student(cfg: TrainConfig, device: str) -> tuple[GPT2Config, GPT2, Opti
 
 
 def train(cfg: TrainConfig) -> dict:
+    t_setup = time.time()
     if cfg.method not in METHODS:
         raise ValueError(f"unknown method {cfg.method!r}; one of {', '.join(METHODS)}")
     rank, world, local_rank = rank_and_world()
@@ -238,6 +239,7 @@ def train(cfg: TrainConfig) -> dict:
 
     use_amp = cfg.amp and device.startswith("cuda")
     history, t_start, tokens_seen = [], time.time(), 0
+    setup_seconds = t_start - t_setup
     steps = range(start_step, cfg.max_steps if trains else 0)
     bar = tqdm(steps, disable=not (cfg.progress and tqdm and rank == 0), desc=cfg.method) if tqdm else steps
     per_rank = cfg.batch_size // world
@@ -307,11 +309,14 @@ def train(cfg: TrainConfig) -> dict:
     result = {"config": asdict(cfg), "world_size": world, "steps": cfg.max_steps - start_step if trains else 0,
               "train_seconds": train_seconds, "tokens_per_s": tokens_seen / train_seconds if tokens_seen else 0.0,
               "final_loss": history[-1]["loss"] if history else None, "history": history[-50:]}
+    result["setup_seconds"] = setup_seconds
     if rank == 0:
+        t_eval = time.time()
         result["valid"] = perplexity(student, valid_tokens, cfg.eval_context, cfg.eval_stride, device, cfg.eval_tokens)
         test_path = os.path.join(cfg.data_dir, "test.bin")
         if os.path.exists(test_path):
             result["test"] = perplexity(student, load_tokens(test_path), cfg.eval_context, cfg.eval_stride, device, cfg.test_tokens)
+        result["eval_seconds"] = time.time() - t_eval
         model_dir = os.path.join(cfg.out_dir, "model")
         tokenizer_dir = cfg.teacher if os.path.isdir(cfg.teacher) else None
         if quantizer is None:
@@ -323,7 +328,8 @@ def train(cfg: TrainConfig) -> dict:
         with open(os.path.join(cfg.out_dir, "metrics.json.tmp"), "w") as f:
             json.dump(result, f, indent=1)
         os.replace(os.path.join(cfg.out_dir, "metrics.json.tmp"), os.path.join(cfg.out_dir, "metrics.json"))
-        print(json.dumps({k: result[k] for k in ("steps", "train_seconds", "tokens_per_s", "final_loss")} |
+        print(json.dumps({k: result[k] for k in ("setup_seconds", "steps", "train_seconds", "tokens_per_s", "final_loss",
+                                                 "eval_seconds")} |
                          {"valid_ppl": result["valid"]["perplexity"], "test_ppl": result.get("test", {}).get("perplexity")}),
               flush=True)
     result["student"] = student  # for callers in-process (tests compare ranks); not in metrics.json
