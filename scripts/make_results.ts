@@ -21,7 +21,7 @@ import { loadModel } from "../src/runtime/index.js";
 import { perplexity } from "../src/runtime/perplexity.js";
 
 interface Metrics {
-  config: { method: string; weight_bits: number; embedding_bits: number; activation_bits: number; eval_context: number; eval_stride: number; n_layer: number; n_embd: number };
+  config: { method: string; weight_bits: number; embedding_bits: number; activation_bits: number; eval_context: number; eval_stride: number; n_layer: number; n_embd: number; batch_size: number; seed: number } & Record<string, unknown>;
   steps: number;
   train_seconds: number;
   tokens_per_s: number;
@@ -40,14 +40,51 @@ const o = new Command()
   .opts<{ runs: string; data: string; maxTokens: number; check: string }>();
 const checks = new Set(o.check.split(",").filter(Boolean));
 
+const CONTRASTIVE = ["quantgpt", "quantgpt-inbatch", "quantgpt-no-dynamic-scaling"];
+const TRAINED_QAT = [...CONTRASTIVE, "logit-kd", "pact", "lsq"];
+// The QAT settings a run differs in from train/configs/qat.json (TrainConfig's defaults for keys it omits),
+// so rows of the sweep and of earlier defaults say what they ran with.
+const SETTING_KEYS: Record<string, [string, number | string, string[]]> = {
+  // key: [label, TrainConfig default, the methods it matters to]
+  lam: ["λ", 0.1, CONTRASTIVE], tau: ["τ", 0.1, CONTRASTIVE], bank_momentum: ["momentum", 0.9, CONTRASTIVE],
+  quant_lr_scale: ["quantizer lr ×", 1.0, TRAINED_QAT], gamma_init: ["γ init", "auto", ["quantgpt", "quantgpt-inbatch", "logit-kd"]],
+  seed: ["seed", 1337, TRAINED_QAT], batch_size: ["batch", 32, TRAINED_QAT],
+};
+const qatDefaults = JSON.parse(readFileSync("train/configs/qat.json", "utf8")) as Record<string, unknown>;
+function settings(m: Metrics): string {
+  const diffs = Object.entries(SETTING_KEYS).flatMap(([key, [label, fallback, methods]]) => {
+    if (!methods.includes(m.config.method)) return [];
+    const value = m.config[key] ?? fallback; // metrics written before a key existed ran with its old default
+    return value === (qatDefaults[key] ?? fallback) ? [] : [`${label} ${value}`];
+  });
+  if (m.world_size > 1) diffs.push(`${m.world_size} GPUs`);
+  return diffs.join(", ");
+}
+
 const test = new Uint16Array(readFileSync(join(o.data, "test.bin")).buffer.slice(0));
 const tokens = test.subarray(0, o.maxTokens);
-const rows = [];
+interface Row {
+  run: string; method: string; settings: string; wea: string; shape?: string;
+  torch_test_ppl?: number; torch_valid_ppl: number; runtime_test_ppl?: number; torch_slice_ppl?: number; runtime_vs_torch_slice?: number;
+  scored_tokens?: number; model_mb?: number; file_mb?: number; weights_ratio?: number; param_count?: number;
+  world_size: number; batch_size: number; seed: number; train_seconds: number; gpu_tokens_per_s: number; steps: number; runtime_seconds?: number;
+}
+const rows: Row[] = [];
 for (const name of readdirSync(o.runs).sort()) {
   const metricsPath = join(o.runs, name, "metrics.json");
   if (!existsSync(metricsPath)) continue;
   const m = JSON.parse(readFileSync(metricsPath, "utf8")) as Metrics;
-  const ckpt = readCheckpoint(join(o.runs, name, "model"));
+  const base = {
+    run: name, method: m.config.method, settings: settings(m), torch_test_ppl: m.test?.perplexity, torch_valid_ppl: m.valid.perplexity,
+    world_size: m.world_size, batch_size: m.config.batch_size, seed: m.config.seed,
+    train_seconds: m.train_seconds, gpu_tokens_per_s: m.tokens_per_s, steps: m.steps,
+  };
+  const modelDir = join(o.runs, name, "model");
+  if (!existsSync(modelDir) || !readdirSync(modelDir).some((f) => f.includes(".safetensors"))) { // sweep and scaling runs brought back without their weights
+    rows.push({ ...base, wea: m.config.method === "pretrain" ? "fp32" : `${m.config.weight_bits}-${m.config.embedding_bits}-${m.config.activation_bits}` });
+    continue;
+  }
+  const ckpt = readCheckpoint(modelDir);
   const { bytes, report } = exportGpt2(ckpt, { format: "dq", activationBits: ckpt.quantization?.activation_bits ?? 32, source: name });
   mkdirSync(join(o.runs, name, "export"), { recursive: true });
   const onnxPath = join(o.runs, name, "export", "model.onnx");
@@ -59,16 +96,14 @@ for (const name of readdirSync(o.runs).sort()) {
   const torchPpl = m.test?.perplexity;
   let torchSlice: number | undefined;
   if (checks.has(name)) {
-    const out = execFileSync("/usr/bin/python3", ["-m", "lowbit_train.evaluate", "--model", join(o.runs, name, "model"), "--tokens", join(o.data, "test.bin"),
+    const out = execFileSync("/usr/bin/python3", ["-m", "lowbit_train.evaluate", "--model", modelDir, "--tokens", join(o.data, "test.bin"),
       "--context", String(m.config.eval_context), "--stride", String(m.config.eval_stride), "--max-tokens", String(tokens.length)], { env: { ...process.env, PYTHONPATH: "train" }, encoding: "utf8" });
     torchSlice = (JSON.parse(out.trim().split("\n").pop()!) as { perplexity: number }).perplexity;
   }
-  const row = {
-    run: name,
-    method: m.config.method,
+  const row: Row = {
+    ...base,
     wea: ckpt.quantization ? `${m.config.weight_bits}-${m.config.embedding_bits}-${m.config.activation_bits}` : "fp32",
     shape: `${ckpt.config.n_layer}×${ckpt.config.n_embd}`, // QAT runs take the teacher's shape, not the config's defaults
-    torch_test_ppl: torchPpl,
     runtime_test_ppl: ppl.perplexity,
     torch_slice_ppl: torchSlice,
     runtime_vs_torch_slice: torchSlice ? ppl.perplexity / torchSlice : undefined,
@@ -77,9 +112,6 @@ for (const name of readdirSync(o.runs).sort()) {
     file_mb: report.file_bytes / 2 ** 20,
     weights_ratio: report.weights_ratio,
     param_count: report.param_count,
-    train_seconds: m.train_seconds,
-    gpu_tokens_per_s: m.tokens_per_s,
-    steps: m.steps,
     runtime_seconds: seconds,
   };
   rows.push(row);
@@ -88,15 +120,41 @@ for (const name of readdirSync(o.runs).sort()) {
 
 const teacher = rows.find((r) => r.method === "pretrain" && r.run.includes("teacher"));
 const fmt = (x: number | undefined, d = 2) => (x === undefined ? "—" : x.toFixed(d));
+const scaling = rows.filter((r) => r.run.startsWith("scale-"));
+// tokens/s ÷ the median 1-GPU run at global batch `batch`: undefined when no such run exists
+const speedupOver = (r: Row, batch: number) => {
+  const base = scaling.filter((s) => s.world_size === 1 && s.batch_size === batch).map((s) => s.gpu_tokens_per_s);
+  return base.length ? r.gpu_tokens_per_s / median(base) : undefined;
+};
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return (s[Math.floor((s.length - 1) / 2)] + s[Math.ceil((s.length - 1) / 2)]) / 2;
+};
+const mainRows = rows.filter((r) => !r.run.startsWith("scale-"));
 const md = [
   "# Results",
   "",
-  `Test perplexity (windows of 256 tokens every 256). **PyTorch**: the whole test split (${test.length.toLocaleString("en-US")} tokens), fp32 fake-quant, on the GPU at the end of training. **Runtime**: lowbit's WASM runtime on the exported .onnx, first ${tokens.length.toLocaleString("en-US")} test tokens; for some runs PyTorch scored that same slice too (CPU), and the ratio shows the agreement. "× teacher" divides full-split PyTorch perplexities. Made by \`npx tsx scripts/make_results.ts --check ${o.check}\` on ${new Date().toISOString().slice(0, 10)} (${cpus()[0]?.model}, Node ${process.version}); training on one ${existsSync(join(o.runs, "device.txt")) ? readFileSync(join(o.runs, "device.txt"), "utf8").trim() : "GPU"}.`,
+  `Test perplexity (windows of 256 tokens every 256). **PyTorch**: the whole test split (${test.length.toLocaleString("en-US")} tokens), fp32 fake-quant, on the GPU at the end of training. **Runtime**: lowbit's WASM runtime on the exported .onnx, first ${tokens.length.toLocaleString("en-US")} test tokens; for some runs PyTorch scored that same slice too (CPU), and the ratio shows the agreement. "× teacher" divides full-split PyTorch perplexities. "settings" lists where a run differs from train/configs/qat.json. Runs brought back without their weights (sweep, scaling) have no runtime figures. Made by \`npx tsx scripts/make_results.ts --check ${o.check}\` on ${new Date().toISOString().slice(0, 10)} (${cpus()[0]?.model}, Node ${process.version}); training on ${existsSync(join(o.runs, "device.txt")) ? readFileSync(join(o.runs, "device.txt"), "utf8").trim() : "a GPU"} (one GPU a run unless settings say otherwise).`,
   "",
-  "| run | method | W-E-A | shape | test ppl (PyTorch, full) | × teacher | runtime ppl (slice) | PyTorch ppl (slice) | runtime ÷ PyTorch | model MB | weights ratio | train s | GPU tok/s |",
-  "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-  ...rows.map((r) => `| ${r.run} | ${r.method} | ${r.wea} | ${r.shape} | ${fmt(r.torch_test_ppl)} | ${teacher?.torch_test_ppl && r.torch_test_ppl ? fmt(r.torch_test_ppl / teacher.torch_test_ppl, 3) : "—"} | ${fmt(r.runtime_test_ppl)} | ${fmt(r.torch_slice_ppl)} | ${fmt(r.runtime_vs_torch_slice, 5)} | ${fmt(r.model_mb)} | ${fmt(r.weights_ratio)}× | ${fmt(r.train_seconds, 0)} | ${fmt(r.gpu_tokens_per_s, 0)} |`),
+  "| run | method | W-E-A | settings | shape | test ppl (PyTorch, full) | × teacher | valid ppl | runtime ppl (slice) | PyTorch ppl (slice) | runtime ÷ PyTorch | model MB | weights ratio | train s | GPU tok/s |",
+  "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ...mainRows.map((r) => `| ${r.run} | ${r.method} | ${r.wea} | ${r.settings} | ${r.shape ?? "—"} | ${fmt(r.torch_test_ppl)} | ${teacher?.torch_test_ppl && r.torch_test_ppl ? fmt(r.torch_test_ppl / teacher.torch_test_ppl, 3) : "—"} | ${fmt(r.torch_valid_ppl)} | ${fmt(r.runtime_test_ppl)} | ${fmt(r.torch_slice_ppl)} | ${fmt(r.runtime_vs_torch_slice, 5)} | ${fmt(r.model_mb)} | ${r.weights_ratio === undefined ? "—" : `${fmt(r.weights_ratio)}×`} | ${fmt(r.train_seconds, 0)} | ${fmt(r.gpu_tokens_per_s, 0)} |`),
   "",
+  ...(scaling.length === 0 ? [] : [
+    "## Multi-GPU scaling",
+    "",
+    "QuantGPT 2-2-8, 1,000 steps of 256-token windows under `torchrun` (DistributedDataParallel, NCCL). Speedup: tokens/s ÷ the median 1-GPU run's, at the same global batch (strong scaling) or the same batch per GPU (weak scaling); efficiency: speedup ÷ GPUs.",
+    "",
+    "| run | GPUs | global batch | seed | GPU tok/s | speedup, same global batch | efficiency | speedup, same batch per GPU | efficiency | train s | test ppl | valid ppl |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...scaling.map((r) => {
+      const strong = speedupOver(r, r.batch_size);
+      const weak = speedupOver(r, r.batch_size / r.world_size);
+      const eff = (x: number | undefined) => (x === undefined ? "—" : fmt(x / r.world_size));
+      return `| ${r.run} | ${r.world_size} | ${r.batch_size} | ${r.seed} | ${fmt(r.gpu_tokens_per_s, 0)} | ${fmt(strong)} | ${eff(strong)} | ${fmt(weak)} | ${eff(weak)} | ${fmt(r.train_seconds, 0)} | ${fmt(r.torch_test_ppl)} | ${fmt(r.torch_valid_ppl)} |`;
+    }),
+    "",
+  ]),
 ].join("\n");
 mkdirSync("bench/results", { recursive: true });
 writeFileSync("bench/results/training.json", `${JSON.stringify({ date: new Date().toISOString(), test_tokens: test.length, rows }, null, 2)}\n`);
