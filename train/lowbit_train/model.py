@@ -22,7 +22,7 @@ import re
 import shutil
 import warnings
 from dataclasses import dataclass, fields
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Dict, Iterator, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -258,11 +258,11 @@ def expected_shapes(c: GPT2Config) -> Dict[str, Tuple[int, ...]]:
 # ─── quantization ─────────────────────────────────────────────────────────────────────────────────
 
 def quantize_model(model: GPT2, method: str, weight_bits: int, embedding_bits: Optional[int] = None,
-                   activation_bits: int = 8) -> GPT2:
+                   activation_bits: int = 8, gamma_init: Union[str, float] = "auto") -> GPT2:
     """Attaches a fresh `method` quantizer (quant.METHODS) to every Conv1D weight (weight_bits) and to wte and
     an untied lm_head (embedding_bits; None → weight_bits, 32 → left fp32), each initialised from its
-    weight; with activation_bits 8, the inputs of the quantized layers and of a quantized head are
-    fake-quantized per token. Position embeddings, biases and LayerNorms stay fp32. Call it before
+    weight (QuantGPT's γ by the rule gamma_init: see quant.DynamicScaleQuantizer); with activation_bits 8,
+    the inputs of the quantized layers and of a quantized head are fake-quantized per token. Position embeddings, biases and LayerNorms stay fp32. Call it before
     wrapping the model (DDP, torch.compile) and before building the optimizer: the quantizers' parameters
     (γ, α or s) are new."""
     embedding_bits = weight_bits if embedding_bits is None else embedding_bits
@@ -276,7 +276,7 @@ def quantize_model(model: GPT2, method: str, weight_bits: int, embedding_bits: O
         bits = embedding_bits if isinstance(holder, VocabMatrix) else weight_bits
         quantizer = None
         if bits != 32:
-            quantizer = make_quantizer(method, bits).to(holder.weight.device)
+            quantizer = make_quantizer(method, bits, gamma_init).to(holder.weight.device)
             quantizer.init_from_weight(holder.weight.detach())
         holder.weight_quantizer = quantizer
         if isinstance(holder, Conv1D):

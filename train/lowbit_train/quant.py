@@ -418,10 +418,11 @@ class RtnQuantizer(ClipQuantizer):
         return f"bits={self.bits}, clip={self.clip}"
 
 
-def make_quantizer(method: str, bits: int) -> WeightQuantizer:
-    """The weight quantizer a method name (METHODS; quantization_config.method) stands for, uninitialised."""
+def make_quantizer(method: str, bits: int, gamma_init: Union[str, float] = "auto") -> WeightQuantizer:
+    """The weight quantizer a method name (METHODS; quantization_config.method) stands for, uninitialised.
+    gamma_init: QuantGPT's initialisation rule (DynamicScaleQuantizer's `init`); other methods ignore it."""
     if method == "quantgpt":
-        return DynamicScaleQuantizer(bits)
+        return DynamicScaleQuantizer(bits, init=gamma_init)
     if method == "pact":
         return PactQuantizer(bits)
     if method == "lsq":

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from .config import load_config
 from .distill import ContrastiveDistillation, logit_distillation
 from .model import GPT2, GPT2Config, load_hf, quantize_model, save_hf, save_quantized
-from .quant import DynamicScaleQuantizer, WeightQuantizer
+from .quant import WeightQuantizer
 
 try:  # progress bars when tqdm is there (the GPU machine has it; Debian's CI image may not)
     from tqdm import tqdm
@@ -181,12 +181,8 @@ def build_student(cfg: TrainConfig, device: str) -> tuple[GPT2Config, GPT2, Opti
         for p in teacher.parameters():
             p.requires_grad_(False)
     student.to(device)
-    quantize_model(student, quantizer, cfg.weight_bits, cfg.embedding_bits, cfg.activation_bits)
-    if cfg.gamma_init != "auto":
-        rule = cfg.gamma_init if cfg.gamma_init in ("maxabs", "mse") else _number(cfg.gamma_init, "gamma_init")
-        for _, holder in student.quantizable():
-            if isinstance(holder.weight_quantizer, DynamicScaleQuantizer):
-                holder.weight_quantizer.init_from_weight(holder.weight.detach(), rule)
+    gamma_init = cfg.gamma_init if cfg.gamma_init in ("auto", "maxabs", "mse") else _number(cfg.gamma_init, "gamma_init")
+    quantize_model(student, quantizer, cfg.weight_bits, cfg.embedding_bits, cfg.activation_bits, gamma_init)
     return config, student, teacher
 
 
