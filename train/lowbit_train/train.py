@@ -130,25 +130,45 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-@torch.no_grad()
-def perplexity(model: GPT2, tokens: np.ndarray, context: int, stride: int, device: str, max_tokens: int = 0) -> dict:
-    """Sliding-window perplexity, the same windows as the runtime's (src/runtime/perplexity.ts), in fp32."""
-    model.eval()
-    toks = tokens[:max_tokens] if max_tokens else tokens
-    total, scored, prev_end, begin = 0.0, 0, 0, 0
-    while begin < len(toks):
-        end = min(begin + context, len(toks))
-        window = torch.from_numpy(toks[begin:end].astype(np.int64))[None].to(device)
-        logits = model(window).float()[0]  # (W, V)
-        first = max(prev_end, begin + 1)
-        targets = window[0, first - begin:]
-        nll = F.cross_entropy(logits[first - begin - 1: end - begin - 1], targets, reduction="sum")
-        total += float(nll)
-        scored += end - first
+def sliding_windows(n_tokens: int, context: int, stride: int) -> list[tuple[int, int, int]]:
+    """(begin, end, first scored position) of each window, the same windows as the runtime's
+    (src/runtime/perplexity.ts): every token after the first is scored once, by the first window reaching it."""
+    windows, prev_end, begin = [], 0, 0
+    while begin < n_tokens:
+        end = min(begin + context, n_tokens)
+        windows.append((begin, end, max(prev_end, begin + 1)))
         prev_end = end
-        if end == len(toks):
+        if end == n_tokens:
             break
         begin += stride
+    return windows
+
+
+@torch.no_grad()
+def perplexity(model: GPT2, tokens: np.ndarray, context: int, stride: int, device: str, max_tokens: int = 0,
+               batch_windows: int = 8) -> dict:
+    """Sliding-window perplexity in fp32. Windows of equal length run `batch_windows` at a time: the sums are
+    the same as one window at a time, up to float rounding, and a GPU is not left waiting on launches
+    (8 windows of 256 tokens hold 8·256·50257 fp32 logits, 0.4 GB)."""
+    model.eval()
+    toks = torch.from_numpy((tokens[:max_tokens] if max_tokens else tokens).astype(np.int64))
+    windows = sliding_windows(len(toks), context, stride)
+    total, scored, i = 0.0, 0, 0
+    while i < len(windows):
+        length = windows[i][1] - windows[i][0]
+        group = [windows[i]]
+        while len(group) < batch_windows and i + len(group) < len(windows) and \
+                windows[i + len(group)][1] - windows[i + len(group)][0] == length:
+            group.append(windows[i + len(group)])
+        i += len(group)
+        batch = torch.stack([toks[b:e] for b, e, _ in group]).to(device)  # (g, W)
+        logits = model(batch).float()  # (g, W, V)
+        # score position t+1 from logits at t, only from each window's first scored position on
+        offsets = torch.tensor([first - b for b, _, first in group], device=device)  # (g,)
+        mask = torch.arange(1, length, device=device)[None, :] >= offsets[:, None]  # (g, W-1)
+        nll = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1), reduction="none")
+        total += float((nll.view(len(group), -1) * mask).sum())
+        scored += int(mask.sum())
     model.train()
     return {"perplexity": math.exp(total / scored), "nll": total / scored, "scored_tokens": scored}
 
