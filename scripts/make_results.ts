@@ -48,7 +48,7 @@ const SETTING_KEYS: Record<string, [string, number | string, string[]]> = {
   // key: [label, TrainConfig default, the methods it matters to]
   lam: ["λ", 0.1, CONTRASTIVE], tau: ["τ", 0.1, CONTRASTIVE], bank_momentum: ["momentum", 0.9, CONTRASTIVE],
   quant_lr_scale: ["quantizer lr ×", 1.0, TRAINED_QAT], gamma_init: ["γ init", "auto", ["quantgpt", "quantgpt-inbatch", "logit-kd"]],
-  seed: ["seed", 1337, TRAINED_QAT], batch_size: ["batch", 32, TRAINED_QAT],
+  seed: ["seed", 1337, TRAINED_QAT], batch_size: ["batch", 32, TRAINED_QAT], max_steps: ["steps", 2000, TRAINED_QAT],
 };
 const qatDefaults = JSON.parse(readFileSync("train/configs/qat.json", "utf8")) as Record<string, unknown>;
 function settings(m: Metrics): string {
