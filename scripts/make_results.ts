@@ -51,9 +51,9 @@ const SETTING_KEYS: Record<string, [string, number | string, string[]]> = {
   seed: ["seed", 1337, TRAINED_QAT], batch_size: ["batch", 32, TRAINED_QAT], max_steps: ["steps", 2000, TRAINED_QAT],
 };
 const qatDefaults = JSON.parse(readFileSync("train/configs/qat.json", "utf8")) as Record<string, unknown>;
-function settings(m: Metrics): string {
+function settings(m: Metrics, ignore: string[] = []): string {
   const diffs = Object.entries(SETTING_KEYS).flatMap(([key, [label, fallback, methods]]) => {
-    if (!methods.includes(m.config.method)) return [];
+    if (!methods.includes(m.config.method) || ignore.includes(key)) return [];
     const value = m.config[key] ?? fallback; // metrics written before a key existed ran with its old default
     return value === (qatDefaults[key] ?? fallback) ? [] : [`${label} ${value}`];
   });
@@ -65,6 +65,8 @@ const test = new Uint16Array(readFileSync(join(o.data, "test.bin")).buffer.slice
 const tokens = test.subarray(0, o.maxTokens);
 interface Row {
   run: string; method: string; settings: string; wea: string; shape?: string;
+  recipe: string; // settings but the seed and γ init: "" for the defaults of qat.json
+
   torch_test_ppl?: number; torch_valid_ppl: number; runtime_test_ppl?: number; torch_slice_ppl?: number; runtime_vs_torch_slice?: number;
   scored_tokens?: number; model_mb?: number; file_mb?: number; weights_ratio?: number; param_count?: number;
   world_size: number; batch_size: number; seed: number; train_seconds: number; gpu_tokens_per_s: number; steps: number; runtime_seconds?: number;
@@ -75,7 +77,7 @@ for (const name of readdirSync(o.runs).sort()) {
   if (!existsSync(metricsPath)) continue;
   const m = JSON.parse(readFileSync(metricsPath, "utf8")) as Metrics;
   const base = {
-    run: name, method: m.config.method, settings: settings(m), torch_test_ppl: m.test?.perplexity, torch_valid_ppl: m.valid.perplexity,
+    run: name, method: m.config.method, settings: settings(m), recipe: settings(m, ["seed", "gamma_init"]), torch_test_ppl: m.test?.perplexity, torch_valid_ppl: m.valid.perplexity,
     world_size: m.world_size, batch_size: m.config.batch_size, seed: m.config.seed,
     train_seconds: m.train_seconds, gpu_tokens_per_s: m.tokens_per_s, steps: m.steps,
   };
@@ -131,10 +133,36 @@ const median = (xs: number[]) => {
   return (s[Math.floor((s.length - 1) / 2)] + s[Math.ceil((s.length - 1) / 2)]) / 2;
 };
 const mainRows = rows.filter((r) => !r.run.startsWith("scale-"));
+
+// The method × bit-setting grid at qat.json's defaults, one line per method and setting with its seeds (and
+// repeats) pooled: single runs differ by up to 4 perplexity at 2-2-8, so one run per method ranks nothing.
+const GRID_METHODS = ["quantgpt", "logit-kd", "lsq", "pact", "quantgpt-no-dynamic-scaling", "quantgpt-inbatch", "rtn-mse", "rtn-maxabs"];
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const sd = (xs: number[]) => (xs.length < 2 ? undefined : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
+// Every QAT run has the teacher's shape, so the size of a bit setting comes from any exported run of it
+const sizeOf = (wea: string) => rows.find((r) => r.wea === wea && r.model_mb !== undefined && r.method !== "pretrain");
+const gridLines = ["2-2-8", "4-4-8", "8-8-8"].flatMap((wea) => GRID_METHODS.flatMap((method) => {
+  const group = mainRows.filter((r) => r.method === method && r.wea === wea && r.recipe === "" && r.world_size === 1 && r.torch_test_ppl !== undefined);
+  if (group.length === 0) return [];
+  const ppl = group.map((r) => r.torch_test_ppl!);
+  const size = sizeOf(wea);
+  const trained = group.filter((r) => r.steps > 0);
+  return [`| ${method} | ${wea} | ${group.length} | ${fmt(median(ppl))} | ${fmt(mean(ppl))} ± ${fmt(sd(ppl))} | ${fmt(Math.min(...ppl))}–${fmt(Math.max(...ppl))} | ${teacher?.torch_test_ppl ? fmt(median(ppl) / teacher.torch_test_ppl, 3) : "—"} | ${fmt(size?.model_mb)} | ${size?.weights_ratio === undefined ? "—" : `${fmt(size.weights_ratio)}×`} | ${trained.length ? fmt(median(trained.map((r) => r.train_seconds)), 0) : "—"} | ${trained.length ? fmt(median(trained.map((r) => r.gpu_tokens_per_s)), 0) : "—"} | ${group.map((r) => r.run).join(", ")} |`];
+}));
 const md = [
   "# Results",
   "",
   `Test perplexity (windows of 256 tokens every 256). **PyTorch**: the whole test split (${test.length.toLocaleString("en-US")} tokens), fp32 fake-quant, on the GPU at the end of training. **Runtime**: lowbit's WASM runtime on the exported .onnx, first ${tokens.length.toLocaleString("en-US")} test tokens; for some runs PyTorch scored that same slice too (CPU), and the ratio shows the agreement. "× teacher" divides full-split PyTorch perplexities. "settings" lists where a run differs from train/configs/qat.json. Runs brought back without their weights (sweep, scaling) have no runtime figures. Made by \`npx tsx scripts/make_results.ts --check ${o.check}\` on ${new Date().toISOString().slice(0, 10)} (${cpus()[0]?.model}, Node ${process.version}); training on ${existsSync(join(o.runs, "device.txt")) ? readFileSync(join(o.runs, "device.txt"), "utf8").trim() : "a GPU"} (one GPU a run unless settings say otherwise).`,
+  "",
+  "## Method × bit setting",
+  "",
+  `At the defaults of train/configs/qat.json (1,000 steps, one GPU), each setting's runs pooled: seeds and repeats of the same seed (GPU training is not bit-reproducible). Perplexity is PyTorch's on the full test split; the teacher's is ${fmt(teacher?.torch_test_ppl)}. Model MB and weights ratio are the exported file's weights against fp32; train s and tok/s are medians over the runs that trained.`,
+  "",
+  "| method | W-E-A | runs | test ppl, median | mean ± sd | min–max | × teacher (median) | model MB | weights ratio | train s | GPU tok/s | runs pooled |",
+  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+  ...gridLines,
+  "",
+  "## Every run",
   "",
   "| run | method | W-E-A | settings | shape | test ppl (PyTorch, full) | × teacher | valid ppl | runtime ppl (slice) | PyTorch ppl (slice) | runtime ÷ PyTorch | model MB | weights ratio | train s | GPU tok/s |",
   "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",

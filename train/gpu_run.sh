@@ -3,8 +3,11 @@
 # parts (the device tool returns at most 8 files of 16 MiB). A run list has one run per line:
 #   NAME [nproc=N] [--key=value ...]   (configs: train/configs/*.json; keys: lowbit_train/train.py TrainConfig)
 # nproc=N runs it under torchrun on N GPUs. Options, before each list they apply to:
-#   -j N          run the list's single-GPU runs N at a time, one GPU each (nproc lines wait for a free machine)
+#   -j N          run the list's single-GPU runs N at a time, dealt round-robin over the GPUs (nproc lines wait
+#                 for a free machine); N above the GPU count shares them: with 2 runs per H100 each ran at
+#                 68-81% of its speed alone (this model leaves a GPU mostly idle): 1.4-1.6x the throughput
 #   --deadline S  start no run later than S seconds after this script began (runs left are listed as skipped)
+# EXCLUDE=PATTERN leaves matching paths out of the pack (EXCLUDE='*/model': metrics and logs only).
 #
 #   bash train/gpu_run.sh -j 2 sweep.txt scaling.txt      # then here: cat $OUT/runs.tgz.part-* | tar xz
 set -euo pipefail
