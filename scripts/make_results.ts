@@ -141,25 +141,35 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs: number[]) => (xs.length < 2 ? undefined : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
 // Every QAT run has the teacher's shape, so the size of a bit setting comes from any exported run of it
 const sizeOf = (wea: string) => rows.find((r) => r.wea === wea && r.model_mb !== undefined && r.method !== "pretrain");
+// A method × setting never run at today's defaults shows its runs nearest to them, their differences named.
+const differences = (recipe: string) => (recipe === "" ? 0 : recipe.split(", ").length);
+// Full-precision models first: the teacher, and the small one trained from scratch with the 2-2-8 model's bytes
+const fullPrecisionLines = mainRows.filter((r) => r.method === "pretrain").map((r) =>
+  `| ${r.run === teacher?.run ? "teacher" : r.run} | fp32 | ${r.shape ?? "—"} | 1 | ${fmt(r.torch_test_ppl)} | — | — | ${teacher?.torch_test_ppl && r.torch_test_ppl ? fmt(r.torch_test_ppl / teacher.torch_test_ppl, 3) : "—"} | ${fmt(r.model_mb)} | ${r.weights_ratio === undefined ? "—" : `${fmt(r.weights_ratio)}×`} | ${fmt(r.train_seconds, 0)} | ${fmt(r.gpu_tokens_per_s, 0)} | ${r.run} |`);
 const gridLines = ["2-2-8", "4-4-8", "8-8-8"].flatMap((wea) => GRID_METHODS.flatMap((method) => {
-  const group = mainRows.filter((r) => r.method === method && r.wea === wea && r.recipe === "" && r.world_size === 1 && r.torch_test_ppl !== undefined);
-  if (group.length === 0) return [];
+  const candidates = mainRows.filter((r) => r.method === method && r.wea === wea && r.world_size === 1 && r.torch_test_ppl !== undefined);
+  if (candidates.length === 0) return [];
+  const nearest = Math.min(...candidates.map((r) => differences(r.recipe)));
+  const recipe = candidates.find((r) => differences(r.recipe) === nearest)!.recipe;
+  const group = candidates.filter((r) => r.recipe === recipe);
   const ppl = group.map((r) => r.torch_test_ppl!);
+  const spread = group.length > 1 ? [`${fmt(mean(ppl))} ± ${fmt(sd(ppl))}`, `${fmt(Math.min(...ppl))}–${fmt(Math.max(...ppl))}`] : ["—", "—"];
   const size = sizeOf(wea);
   const trained = group.filter((r) => r.steps > 0);
-  return [`| ${method} | ${wea} | ${group.length} | ${fmt(median(ppl))} | ${fmt(mean(ppl))} ± ${fmt(sd(ppl))} | ${fmt(Math.min(...ppl))}–${fmt(Math.max(...ppl))} | ${teacher?.torch_test_ppl ? fmt(median(ppl) / teacher.torch_test_ppl, 3) : "—"} | ${fmt(size?.model_mb)} | ${size?.weights_ratio === undefined ? "—" : `${fmt(size.weights_ratio)}×`} | ${trained.length ? fmt(median(trained.map((r) => r.train_seconds)), 0) : "—"} | ${trained.length ? fmt(median(trained.map((r) => r.gpu_tokens_per_s)), 0) : "—"} | ${group.map((r) => r.run).join(", ")} |`];
+  return [`| ${method} | ${wea} | ${recipe || "—"} | ${group.length} | ${fmt(median(ppl))} | ${spread.join(" | ")} | ${teacher?.torch_test_ppl ? fmt(median(ppl) / teacher.torch_test_ppl, 3) : "—"} | ${fmt(size?.model_mb)} | ${size?.weights_ratio === undefined ? "—" : `${fmt(size.weights_ratio)}×`} | ${trained.length ? fmt(median(trained.map((r) => r.train_seconds)), 0) : "—"} | ${trained.length ? fmt(median(trained.map((r) => r.gpu_tokens_per_s)), 0) : "—"} | ${group.map((r) => r.run).join(", ")} |`];
 }));
 const md = [
   "# Results",
   "",
-  `Test perplexity (windows of 256 tokens every 256). **PyTorch**: the whole test split (${test.length.toLocaleString("en-US")} tokens), fp32 fake-quant, on the GPU at the end of training. **Runtime**: lowbit's WASM runtime on the exported .onnx, first ${tokens.length.toLocaleString("en-US")} test tokens; for some runs PyTorch scored that same slice too (CPU), and the ratio shows the agreement. "× teacher" divides full-split PyTorch perplexities. "settings" lists where a run differs from train/configs/qat.json. Runs brought back without their weights (sweep, scaling) have no runtime figures. Made by \`npx tsx scripts/make_results.ts --check ${o.check}\` on ${new Date().toISOString().slice(0, 10)} (${cpus()[0]?.model}, Node ${process.version}); training on ${existsSync(join(o.runs, "device.txt")) ? readFileSync(join(o.runs, "device.txt"), "utf8").trim() : "a GPU"} (one GPU a run unless settings say otherwise).`,
+  `Test perplexity (windows of 256 tokens every 256). **PyTorch**: the whole test split (${test.length.toLocaleString("en-US")} tokens), fp32 fake-quant, on the GPU at the end of training. **Runtime**: lowbit's WASM runtime on the exported .onnx, first ${tokens.length.toLocaleString("en-US")} test tokens; for some runs PyTorch scored that same slice too (CPU), and the ratio shows the agreement. "× teacher" divides full-split PyTorch perplexities. "settings" lists where a run differs from train/configs/qat.json. Runs brought back without their weights (sweep, scaling) have no runtime figures. Made by \`npx tsx scripts/make_results.ts --check ${o.check}\` on ${new Date().toISOString().slice(0, 10)} (${cpus()[0]?.model}, Node ${process.version}); training on ${existsSync(join(o.runs, "device.txt")) ? [...new Set(readFileSync(join(o.runs, "device.txt"), "utf8").trim().split("\n"))].join(", ") : "a GPU"} (one GPU a run unless settings say otherwise).`,
   "",
   "## Method × bit setting",
   "",
-  `At the defaults of train/configs/qat.json (1,000 steps, one GPU), each setting's runs pooled: seeds and repeats of the same seed (GPU training is not bit-reproducible). Perplexity is PyTorch's on the full test split; the teacher's is ${fmt(teacher?.torch_test_ppl)}. Model MB and weights ratio are the exported file's weights against fp32; train s and tok/s are medians over the runs that trained.`,
+  `At the defaults of train/configs/qat.json (1,000 steps, one GPU), each setting's runs pooled: seeds and repeats of the same seed (GPU training is not bit-reproducible). Where a method was never run at today's defaults, "differs" names where its runs do (seed and γ init aside); for the full-precision models it gives layers × width, and their train s is pretraining (2,000 steps of 64 windows). Perplexity is PyTorch's on the full test split; the teacher's is ${fmt(teacher?.torch_test_ppl)}. Model MB and weights ratio are the exported file's weights against fp32; train s and tok/s are medians over the runs that trained.`,
   "",
-  "| method | W-E-A | runs | test ppl, median | mean ± sd | min–max | × teacher (median) | model MB | weights ratio | train s | GPU tok/s | runs pooled |",
-  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+  "| method | W-E-A | differs | runs | test ppl, median | mean ± sd | min–max | × teacher (median) | model MB | weights ratio | train s | GPU tok/s | runs pooled |",
+  "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+  ...fullPrecisionLines,
   ...gridLines,
   "",
   "## Every run",
