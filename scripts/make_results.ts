@@ -2,12 +2,12 @@
 // from the training stage and its model/ checkpoint), export it with lowbit, score the exported file with
 // the WASM runtime on the test split, and write docs/RESULTS.md and bench/results/training.json.
 //
-//   npx tsx scripts/make_results.ts [--runs runs] [--data data/corpus] [--max-tokens 8192] [--check a,b]
+//   npx tsx scripts/make_results.ts [--runs runs] [--data data/corpus] [--max-tokens 8192] [--check a,b] [--full a,b]
 //
 // PyTorch's test perplexity (full split, on the GPU at the end of training) comes from metrics.json. The
 // runtime scores the first --max-tokens test tokens of the exported file; for the runs named in --check,
 // PyTorch (CPU, fp32 fake-quant, `python3 -m lowbit_train.evaluate`) scores the same slice, and the two
-// must agree within 1%.
+// must agree within 1%; for the runs named in --full the runtime also scores the whole split.
 
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -36,9 +36,11 @@ const o = new Command()
   .option("--data <dir>", "corpus folder with test.bin", "data/corpus")
   .option("--max-tokens <n>", "test tokens the runtime scores", Number, 8192)
   .option("--check <runs>", "comma-separated runs whose slice PyTorch scores too", "")
+  .option("--full <runs>", "comma-separated runs the runtime also scores on the whole test split (~10 min each)", "")
   .parse()
-  .opts<{ runs: string; data: string; maxTokens: number; check: string }>();
+  .opts<{ runs: string; data: string; maxTokens: number; check: string; full: string }>();
 const checks = new Set(o.check.split(",").filter(Boolean));
+const fullSplit = new Set(o.full.split(",").filter(Boolean));
 
 const CONTRASTIVE = ["quantgpt", "quantgpt-inbatch", "quantgpt-no-dynamic-scaling"];
 const TRAINED_QAT = [...CONTRASTIVE, "logit-kd", "pact", "lsq"];
@@ -68,6 +70,7 @@ interface Row {
   recipe: string; // settings but the seed and γ init: "" for the defaults of qat.json
 
   torch_test_ppl?: number; torch_valid_ppl: number; runtime_test_ppl?: number; torch_slice_ppl?: number; runtime_vs_torch_slice?: number;
+  runtime_full_ppl?: number; runtime_vs_torch_full?: number; // the runtime on the whole test split (--full)
   scored_tokens?: number; model_mb?: number; file_mb?: number; weights_ratio?: number; param_count?: number;
   world_size: number; batch_size: number; seed: number; train_seconds: number; gpu_tokens_per_s: number; steps: number; runtime_seconds?: number;
 }
@@ -102,8 +105,11 @@ for (const name of readdirSync(o.runs).sort()) {
       "--context", String(m.config.eval_context), "--stride", String(m.config.eval_stride), "--max-tokens", String(tokens.length)], { env: { ...process.env, PYTHONPATH: "train" }, encoding: "utf8" });
     torchSlice = (JSON.parse(out.trim().split("\n").pop()!) as { perplexity: number }).perplexity;
   }
+  const full = fullSplit.has(name) ? perplexity(model.executor, test, { context: m.config.eval_context, stride: m.config.eval_stride }) : undefined;
   const row: Row = {
     ...base,
+    runtime_full_ppl: full?.perplexity,
+    runtime_vs_torch_full: full && torchPpl ? full.perplexity / torchPpl : undefined,
     wea: ckpt.quantization ? `${m.config.weight_bits}-${m.config.embedding_bits}-${m.config.activation_bits}` : "fp32",
     shape: `${ckpt.config.n_layer}×${ckpt.config.n_embd}`, // QAT runs take the teacher's shape, not the config's defaults
     runtime_test_ppl: ppl.perplexity,
@@ -161,7 +167,7 @@ const gridLines = ["2-2-8", "4-4-8", "8-8-8"].flatMap((wea) => GRID_METHODS.flat
 const md = [
   "# Results",
   "",
-  `Test perplexity (windows of 256 tokens every 256). **PyTorch**: the whole test split (${test.length.toLocaleString("en-US")} tokens), fp32 fake-quant, on the GPU at the end of training. **Runtime**: lowbit's WASM runtime on the exported .onnx, first ${tokens.length.toLocaleString("en-US")} test tokens; for some runs PyTorch scored that same slice too (CPU), and the ratio shows the agreement. "× teacher" divides full-split PyTorch perplexities. "settings" lists where a run differs from train/configs/qat.json. Runs brought back without their weights (sweep, scaling) have no runtime figures. Made by \`npx tsx scripts/make_results.ts --check ${o.check}\` on ${new Date().toISOString().slice(0, 10)} (${cpus()[0]?.model}, Node ${process.version}); training on ${existsSync(join(o.runs, "device.txt")) ? [...new Set(readFileSync(join(o.runs, "device.txt"), "utf8").trim().split("\n"))].join(", ") : "a GPU"} (one GPU a run unless settings say otherwise).`,
+  `Test perplexity (windows of 256 tokens every 256). **PyTorch**: the whole test split (${test.length.toLocaleString("en-US")} tokens), fp32 fake-quant, on the GPU at the end of training. **Runtime**: lowbit's WASM runtime on the exported .onnx, first ${tokens.length.toLocaleString("en-US")} test tokens; for some runs PyTorch scored that same slice too (CPU), and the ratio shows the agreement; for the runs named in \`--full\` the runtime scored the whole split too, against PyTorch's full-split figure. "× teacher" divides full-split PyTorch perplexities. "settings" lists where a run differs from train/configs/qat.json. Runs brought back without their weights (sweep, scaling) have no runtime figures. Made by \`npx tsx scripts/make_results.ts --check ${o.check}${o.full ? ` --full ${o.full}` : ""}\` on ${new Date().toISOString().slice(0, 10)} (${cpus()[0]?.model}, Node ${process.version}); training on ${existsSync(join(o.runs, "device.txt")) ? [...new Set(readFileSync(join(o.runs, "device.txt"), "utf8").trim().split("\n"))].join(", ") : "a GPU"} (one GPU a run unless settings say otherwise).`,
   "",
   "## Method × bit setting",
   "",
@@ -174,9 +180,9 @@ const md = [
   "",
   "## Every run",
   "",
-  "| run | method | W-E-A | settings | shape | test ppl (PyTorch, full) | × teacher | valid ppl | runtime ppl (slice) | PyTorch ppl (slice) | runtime ÷ PyTorch | model MB | weights ratio | train s | GPU tok/s |",
-  "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-  ...mainRows.map((r) => `| ${r.run} | ${r.method} | ${r.wea} | ${r.settings} | ${r.shape ?? "—"} | ${fmt(r.torch_test_ppl)} | ${teacher?.torch_test_ppl && r.torch_test_ppl ? fmt(r.torch_test_ppl / teacher.torch_test_ppl, 3) : "—"} | ${fmt(r.torch_valid_ppl)} | ${fmt(r.runtime_test_ppl)} | ${fmt(r.torch_slice_ppl)} | ${fmt(r.runtime_vs_torch_slice, 5)} | ${fmt(r.model_mb)} | ${r.weights_ratio === undefined ? "—" : `${fmt(r.weights_ratio)}×`} | ${fmt(r.train_seconds, 0)} | ${fmt(r.gpu_tokens_per_s, 0)} |`),
+  "| run | method | W-E-A | settings | shape | test ppl (PyTorch, full) | × teacher | valid ppl | runtime ppl (slice) | PyTorch ppl (slice) | runtime ÷ PyTorch | runtime ppl (full) | runtime ÷ PyTorch (full) | model MB | weights ratio | train s | GPU tok/s |",
+  "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ...mainRows.map((r) => `| ${r.run} | ${r.method} | ${r.wea} | ${r.settings} | ${r.shape ?? "—"} | ${fmt(r.torch_test_ppl)} | ${teacher?.torch_test_ppl && r.torch_test_ppl ? fmt(r.torch_test_ppl / teacher.torch_test_ppl, 3) : "—"} | ${fmt(r.torch_valid_ppl)} | ${fmt(r.runtime_test_ppl)} | ${fmt(r.torch_slice_ppl)} | ${fmt(r.runtime_vs_torch_slice, 5)} | ${fmt(r.runtime_full_ppl)} | ${fmt(r.runtime_vs_torch_full, 5)} | ${fmt(r.model_mb)} | ${r.weights_ratio === undefined ? "—" : `${fmt(r.weights_ratio)}×`} | ${fmt(r.train_seconds, 0)} | ${fmt(r.gpu_tokens_per_s, 0)} |`),
   "",
   ...(scaling.length === 0 ? [] : [
     "## Multi-GPU scaling",
