@@ -68,7 +68,6 @@ const tokens = test.subarray(0, o.maxTokens);
 interface Row {
   run: string; method: string; settings: string; wea: string; shape?: string;
   recipe: string; // settings but the seed and γ init: "" for the defaults of qat.json
-
   torch_test_ppl?: number; torch_valid_ppl: number; runtime_test_ppl?: number; torch_slice_ppl?: number; runtime_vs_torch_slice?: number;
   runtime_full_ppl?: number; runtime_vs_torch_full?: number; // the runtime on the whole test split (--full)
   scored_tokens?: number; model_mb?: number; file_mb?: number; weights_ratio?: number; param_count?: number;
@@ -128,6 +127,8 @@ for (const name of readdirSync(o.runs).sort()) {
 
 const teacher = rows.find((r) => r.method === "pretrain" && r.run.includes("teacher"));
 const fmt = (x: number | undefined, d = 2) => (x === undefined ? "—" : x.toFixed(d));
+const timesTeacher = (ppl: number | undefined) => (teacher?.torch_test_ppl && ppl ? fmt(ppl / teacher.torch_test_ppl, 3) : "—");
+const ratio = (x: number | undefined) => (x === undefined ? "—" : `${fmt(x)}×`);
 const scaling = rows.filter((r) => r.run.startsWith("scale-"));
 // tokens/s ÷ the median 1-GPU run at global batch `batch`: undefined when no such run exists
 const speedupOver = (r: Row, batch: number) => {
@@ -151,7 +152,7 @@ const sizeOf = (wea: string) => rows.find((r) => r.wea === wea && r.model_mb !==
 const differences = (recipe: string) => (recipe === "" ? 0 : recipe.split(", ").length);
 // Full-precision models first: the teacher, and the small one trained from scratch with the 2-2-8 model's bytes
 const fullPrecisionLines = mainRows.filter((r) => r.method === "pretrain").map((r) =>
-  `| ${r.run === teacher?.run ? "teacher" : r.run} | fp32 | ${r.shape ?? "—"} | 1 | ${fmt(r.torch_test_ppl)} | — | — | ${teacher?.torch_test_ppl && r.torch_test_ppl ? fmt(r.torch_test_ppl / teacher.torch_test_ppl, 3) : "—"} | ${fmt(r.model_mb)} | ${r.weights_ratio === undefined ? "—" : `${fmt(r.weights_ratio)}×`} | ${fmt(r.train_seconds, 0)} | ${fmt(r.gpu_tokens_per_s, 0)} | ${r.run} |`);
+  `| ${r.run === teacher?.run ? "teacher" : r.run} | fp32 | ${r.shape ?? "—"} | 1 | ${fmt(r.torch_test_ppl)} | — | — | ${timesTeacher(r.torch_test_ppl)} | ${fmt(r.model_mb)} | ${ratio(r.weights_ratio)} | ${fmt(r.train_seconds, 0)} | ${fmt(r.gpu_tokens_per_s, 0)} | ${r.run} |`);
 const gridLines = ["2-2-8", "4-4-8", "8-8-8"].flatMap((wea) => GRID_METHODS.flatMap((method) => {
   const candidates = mainRows.filter((r) => r.method === method && r.wea === wea && r.world_size === 1 && r.torch_test_ppl !== undefined);
   if (candidates.length === 0) return [];
@@ -162,7 +163,7 @@ const gridLines = ["2-2-8", "4-4-8", "8-8-8"].flatMap((wea) => GRID_METHODS.flat
   const spread = group.length > 1 ? [`${fmt(mean(ppl))} ± ${fmt(sd(ppl))}`, `${fmt(Math.min(...ppl))}–${fmt(Math.max(...ppl))}`] : ["—", "—"];
   const size = sizeOf(wea);
   const trained = group.filter((r) => r.steps > 0);
-  return [`| ${method} | ${wea} | ${recipe || "—"} | ${group.length} | ${fmt(median(ppl))} | ${spread.join(" | ")} | ${teacher?.torch_test_ppl ? fmt(median(ppl) / teacher.torch_test_ppl, 3) : "—"} | ${fmt(size?.model_mb)} | ${size?.weights_ratio === undefined ? "—" : `${fmt(size.weights_ratio)}×`} | ${trained.length ? fmt(median(trained.map((r) => r.train_seconds)), 0) : "—"} | ${trained.length ? fmt(median(trained.map((r) => r.gpu_tokens_per_s)), 0) : "—"} | ${group.map((r) => r.run).join(", ")} |`];
+  return [`| ${method} | ${wea} | ${recipe || "—"} | ${group.length} | ${fmt(median(ppl))} | ${spread.join(" | ")} | ${timesTeacher(median(ppl))} | ${fmt(size?.model_mb)} | ${ratio(size?.weights_ratio)} | ${trained.length ? fmt(median(trained.map((r) => r.train_seconds)), 0) : "—"} | ${trained.length ? fmt(median(trained.map((r) => r.gpu_tokens_per_s)), 0) : "—"} | ${group.map((r) => r.run).join(", ")} |`];
 }));
 const md = [
   "# Results",
@@ -182,7 +183,7 @@ const md = [
   "",
   "| run | method | W-E-A | settings | shape | test ppl (PyTorch, full) | × teacher | valid ppl | runtime ppl (slice) | PyTorch ppl (slice) | runtime ÷ PyTorch | runtime ppl (full) | runtime ÷ PyTorch (full) | model MB | weights ratio | train s | GPU tok/s |",
   "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-  ...mainRows.map((r) => `| ${r.run} | ${r.method} | ${r.wea} | ${r.settings} | ${r.shape ?? "—"} | ${fmt(r.torch_test_ppl)} | ${teacher?.torch_test_ppl && r.torch_test_ppl ? fmt(r.torch_test_ppl / teacher.torch_test_ppl, 3) : "—"} | ${fmt(r.torch_valid_ppl)} | ${fmt(r.runtime_test_ppl)} | ${fmt(r.torch_slice_ppl)} | ${fmt(r.runtime_vs_torch_slice, 5)} | ${fmt(r.runtime_full_ppl)} | ${fmt(r.runtime_vs_torch_full, 5)} | ${fmt(r.model_mb)} | ${r.weights_ratio === undefined ? "—" : `${fmt(r.weights_ratio)}×`} | ${fmt(r.train_seconds, 0)} | ${fmt(r.gpu_tokens_per_s, 0)} |`),
+  ...mainRows.map((r) => `| ${r.run} | ${r.method} | ${r.wea} | ${r.settings} | ${r.shape ?? "—"} | ${fmt(r.torch_test_ppl)} | ${timesTeacher(r.torch_test_ppl)} | ${fmt(r.torch_valid_ppl)} | ${fmt(r.runtime_test_ppl)} | ${fmt(r.torch_slice_ppl)} | ${fmt(r.runtime_vs_torch_slice, 5)} | ${fmt(r.runtime_full_ppl)} | ${fmt(r.runtime_vs_torch_full, 5)} | ${fmt(r.model_mb)} | ${ratio(r.weights_ratio)} | ${fmt(r.train_seconds, 0)} | ${fmt(r.gpu_tokens_per_s, 0)} |`),
   "",
   ...(scaling.length === 0 ? [] : [
     "## Multi-GPU scaling",
