@@ -26,7 +26,7 @@ import { writeFileAtomic } from "../src/export/atomic_write.js";
 import { loadModel } from "../src/runtime/index.js";
 import { GPT2_124M, makeRandomGpt2 } from "../scripts/make_random_gpt2.js";
 import { openOrtGpt2, ortGreedy, ortStep, type Gpt2Dims, type OrtModule } from "./ort_gpt2.js";
-import { Prng } from "../src/runtime/sampling.js";
+import { seededRandom } from "../src/runtime/sampling.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -60,12 +60,6 @@ const MODELS: ModelSpec[] = [
   { key: "w4-nbits", label: "4-4-8 nbits", bits: 4, format: "nbits" },
   { key: "w2-nbits", label: "2-2-8 nbits", bits: 2, format: "nbits" },
 ];
-
-/** The runtime's mulberry32 (sampling.ts): the same values from a seed on every machine. */
-function seededRandom(seed: number): () => number {
-  const prng = new Prng(seed);
-  return () => prng.next();
-}
 
 /** n token ids below V (GPT-2's 50257), fixed by the seed. */
 function promptIds(n: number, seed: number): number[] {

@@ -19,7 +19,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Command } from "commander";
 import { Bench } from "tinybench";
 import { Gpt2Tokenizer } from "../src/runtime/tokenizer.js";
-import { Prng } from "../src/runtime/sampling.js";
+import { seededRandom } from "../src/runtime/sampling.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, "..");
@@ -28,12 +28,6 @@ const TARGET_BYTES = 1_000_000; // "1 MB" here is 10^6 bytes of UTF-8, and MB/s 
 // ---------------------------------------------------------------------------------------------------------
 // The text
 // ---------------------------------------------------------------------------------------------------------
-
-/** The runtime's mulberry32 (sampling.ts): the same values from a seed on every machine. */
-function seededRandom(seed: number): () => number {
-  const prng = new Prng(seed);
-  return () => prng.next();
-}
 
 const COMMON_WORDS = (
   "the of and to a in is that for it as was with be by on not he I this are or his from at which but have an they you " +

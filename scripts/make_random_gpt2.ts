@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { expectedShapes, parseGpt2Config } from "../src/export/checkpoint.js";
 import { numel, writeSafetensors, type TensorToWrite } from "../src/export/safetensors.js";
-import { Prng } from "../src/runtime/sampling.js";
+import { seededRandom as mulberry32 } from "../src/runtime/sampling.js";
 
 export interface RandomGpt2Options {
   layers: number;
@@ -23,12 +23,6 @@ export interface RandomGpt2Options {
 }
 
 export const GPT2_124M: RandomGpt2Options = { layers: 12, embd: 768, heads: 12, vocab: 50257, positions: 1024, seed: 1 };
-
-/** The runtime's mulberry32 (sampling.ts): the same values from a seed on every machine. */
-function mulberry32(seed: number): () => number {
-  const prng = new Prng(seed);
-  return () => prng.next();
-}
 
 export function makeRandomGpt2(dir: string, o: RandomGpt2Options): void {
   const rawConfig = {

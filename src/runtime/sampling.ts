@@ -45,6 +45,12 @@ export class Prng {
   }
 }
 
+/** A Prng as a plain function: the same values from a seed on every machine (benches, tests, scripts). */
+export function seededRandom(seed: number): () => number {
+  const prng = new Prng(seed);
+  return () => prng.next();
+}
+
 export function argmax(logits: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;

@@ -45,7 +45,6 @@ export async function ortStep(m: OrtGpt2, tokens: number[], past: Map<string, or
   return { logits, present };
 }
 
-
 /** Prompt logits, then `steps` greedy tokens fed back one at a time through the KV cache. */
 export async function ortGreedy(m: OrtGpt2, prompt: number[], steps: number) {
   let { logits, present } = await ortStep(m, prompt, undefined);
