@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { Bench } from "tinybench";
-import { packCodes, type WeightBits } from "../src/quant_formats.js";
+import { packCodes, type WeightBits } from "../src/format/quant_formats.js";
 import { Arena, loadKernels, rng } from "../test/helpers/wasm.js";
 
 const SHAPES: Array<{ name: string; K: number; N: number }> = [

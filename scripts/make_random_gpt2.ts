@@ -7,8 +7,9 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
-import { expectedShapes, parseGpt2Config } from "../src/export/checkpoint.js";
-import { numel, writeSafetensors, type TensorToWrite } from "../src/export/safetensors.js";
+import { expectedShapes, parseHfGpt2Config } from "../src/format/gpt2_config.js";
+import { numel } from "../src/format/safetensors.js";
+import { writeSafetensors, type TensorToWrite } from "../src/export/safetensors.js";
 import { seededRandom as mulberry32 } from "../src/runtime/sampling.js";
 
 export interface RandomGpt2Options {
@@ -31,7 +32,7 @@ export function makeRandomGpt2(dir: string, o: RandomGpt2Options): void {
     layer_norm_epsilon: 1e-5, tie_word_embeddings: true, bos_token_id: o.vocab - 1, eos_token_id: o.vocab - 1,
     lowbit_untrained: true,
   };
-  const config = parseGpt2Config(rawConfig, "generated config");
+  const config = parseHfGpt2Config(rawConfig, "generated config");
   const random = mulberry32(o.seed);
   const normal = (std: number): number => std * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   const tensors: TensorToWrite[] = [];

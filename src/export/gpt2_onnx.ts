@@ -5,35 +5,12 @@
 // Dimension letters: B batch, T new tokens, P past tokens, S = P + T, C n_embd, NH heads, HS = C / NH,
 // V vocab, F = n_inner (MLP width).
 
-import { QUANT_FORMATS, packCodes, type WeightBits } from "../quant_formats.js";
-import { bytesOf, DataType, makeAttribute, makeTensor, makeValueInfo, type AttrValue, type GraphProto, type NodeProto, type TensorProto } from "../onnx_proto.js";
-import { ACTIVATION_ABSMAX_FLOOR, scaleIndex } from "./quantize.js";
+import { QUANT_FORMATS, packCodes, type WeightBits } from "../format/quant_formats.js";
+import { bytesOf, DataType, makeAttribute, makeTensor, makeValueInfo, type AttrValue, type GraphProto, type NodeProto, type TensorProto } from "../format/onnx_proto.js";
+import type { WeightEntry } from "../format/lowbit_onnx.js";
+import type { WeightFormat } from "../format/quantization.js";
+import { ACTIVATION_ABSMAX_FLOOR, scaleIndex } from "../format/quantizer.js";
 import type { CheckpointTensor, Gpt2Checkpoint, QuantTensor } from "./checkpoint.js";
-
-export type WeightFormat = "dq" | "nbits";
-
-/** How one weight is stored in the file: the runtime and the reference read this, never the graph. */
-export interface WeightEntry {
-  /** Checkpoint name, e.g. `h.0.attn.c_attn.weight`. */
-  name: string;
-  /** Logical shape in Hugging Face layout: (K, N) for Conv1D weights, (V, C) for embeddings. */
-  shape: number[];
-  /**
-   * float: fp32 initializer `initializer`.
-   * dq:    codes `initializer` (INT2/INT4/INT8, same shape) and `scale` for DequantizeLinear.
-   * nbits: MatMulNBits layout: uint8 (N, K / block_size, block_size · bits / 8) of codes + 2^(bits−1),
-   *        LSB-first, and one fp32 scale per (n, block) in `scale`; only for (K, N) weights.
-   */
-  layout: "float" | "dq" | "nbits";
-  initializer: string;
-  scale?: string;
-  bits?: WeightBits;
-  input_axis?: 0 | 1;
-  /** Input features per scale; 0 for one scale per module. */
-  group_size?: number;
-  scale_shape?: number[];
-  block_size?: number;
-}
 
 export interface GraphOptions {
   format: WeightFormat;

@@ -2,10 +2,11 @@
 
 import { statSync } from "node:fs";
 import { relative } from "node:path";
-import { readModelFile } from "../node_io.js";
-import { toNumber } from "../onnx_proto.js";
+import { LOWBIT_ONNX_FORMAT, META, verifyChecksum } from "../format/lowbit_onnx.js";
+import { readModelFile } from "../format/node_io.js";
+import { toNumber } from "../format/onnx_proto.js";
 import { readCheckpoint, weightFiles } from "./checkpoint.js";
-import { numel, readSafetensors } from "./safetensors.js";
+import { readSafetensors } from "./safetensors.js";
 
 const ONNX_TYPE_NAMES: Record<number, string> = { 1: "FLOAT", 2: "UINT8", 3: "INT8", 7: "INT64", 9: "BOOL", 22: "INT4", 26: "INT2" };
 
@@ -14,8 +15,10 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ")).join("\n");
 }
 
-export function inspectModelFile(path: string): string {
+/** Validates the file (checksum included) and describes it. */
+export async function inspectModelFile(path: string, { verifyChecksum: verify = true } = {}): Promise<string> {
   const f = readModelFile(path);
+  if (verify) await verifyChecksum(f);
   const rows = [["weight", "shape", "layout", "bits", "bytes"]];
   let total = 0;
   for (const w of f.weights) {
@@ -35,7 +38,8 @@ export function inspectModelFile(path: string): string {
     `${path}: lowbit ONNX, ${statSync(path).size.toLocaleString("en-US")} bytes, IR ${toNumber(f.model.irVersion)}, opsets ${opsets}`,
     `config: ${JSON.stringify(f.config)}`,
     `quantization: ${JSON.stringify(f.quantization)}`,
-    `tokenizer: ${Object.keys(JSON.parse(f.tokenizer.vocab || "{}") as object).length} tokens, ${f.tokenizer.merges.split("\n").filter((l) => l && !l.startsWith("#")).length} merges`,
+    `format: ${LOWBIT_ONNX_FORMAT} version ${f.formatVersion}; ${verify ? `checksum verified (${f.metadata.get(META.checksum)!.slice(0, 23)}…)` : "checksum not checked (--no-verify-checksum)"}`,
+    `tokenizer: ${f.bpe.vocab.size} tokens, ${f.bpe.merges.length} merges`,
     `initializers: ${[...initTypes].map(([t, n]) => `${n} ${t}`).join(", ")}; ${(f.model.graph?.node ?? []).length} nodes`,
     "",
     table(rows),
@@ -47,7 +51,7 @@ export function inspectModelFile(path: string): string {
 export function inspectCheckpoint(dir: string): string {
   const ckpt = readCheckpoint(dir); // validates config and every shape first
   const rows = [["tensor", "dtype", "shape", "bits", "bytes", "file"]];
-  for (const file of weightFiles(dir)) {
+  for (const file of weightFiles(dir).files) {
     for (const t of readSafetensors(file).tensors.values()) {
       const bits = t.name.endsWith(".qweight") ? String(bitsOfCodes(ckpt, t.name)) : { F32: "32", F16: "16", BF16: "16", I8: "8" }[t.dtype as string] ?? "-";
       rows.push([t.name, t.dtype, `[${t.shape.join(", ")}]`, bits, t.bytes.byteLength.toLocaleString("en-US"), relative(dir, file)]);

@@ -4,9 +4,9 @@
 //                   (the paper's measure: tied embedding counted once, buffers such as causal masks not counted)
 //   file ratio    = 4 bytes × parameter count ÷ bytes of the whole .onnx file (graph and tokenizer included)
 
-import { numel } from "./safetensors.js";
+import type { FileQuantization } from "../format/quantization.js";
+import { numel } from "../format/safetensors.js";
 import type { Gpt2Checkpoint } from "./checkpoint.js";
-import type { FileQuantization } from "./export.js";
 
 export interface ComponentRow {
   component: string;

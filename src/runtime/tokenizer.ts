@@ -26,23 +26,12 @@
 // No prefix space is added, and decode() keeps special tokens (as transformers' decode does by default).
 
 import { LowbitError } from "../errors.js";
+import { BYTE_CHARS, parseBpeFiles, SPECIAL_TOKEN, type BpeFiles } from "../format/bpe_files.js";
 
 // ---------------------------------------------------------------------------------------------------------
-// Byte <-> unicode spelling of GPT-2's vocab (OpenAI encoder.py, bytes_to_unicode)
+// Byte <-> unicode spelling of GPT-2's vocab (bytes_to_unicode, in src/format/bpe_files.ts)
 // ---------------------------------------------------------------------------------------------------------
 
-/** Printable bytes spell themselves; the other 68 are shifted to U+0100.. so no token has a control char. */
-function bytesToUnicode(): string[] {
-  const chars: string[] = new Array(256);
-  let shifted = 0;
-  for (let b = 0; b < 256; b++) {
-    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
-    chars[b] = String.fromCharCode(printable ? b : 256 + shifted++);
-  }
-  return chars;
-}
-
-const BYTE_CHARS = bytesToUnicode();
 /** (0x144) byte that each char code of the spelling stands for; undefined outside it. */
 const CHAR_TO_BYTE: (number | undefined)[] = [];
 BYTE_CHARS.forEach((c, b) => (CHAR_TO_BYTE[c.charCodeAt(0)] = b));
@@ -55,8 +44,6 @@ BYTE_CHARS.forEach((c, b) => (CHAR_TO_BYTE[c.charCodeAt(0)] = b));
 const GPT2_SPLIT =
   /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\p{White_Space}\p{L}\p{N}]+|\p{White_Space}+(?!\P{White_Space})|\p{White_Space}+/gu;
 
-/** Vocab entries that HF's GPT-2 tokenizer treats as special (added) tokens. */
-const SPECIAL_TOKEN = /^<\|.*\|>$/s;
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -237,17 +224,10 @@ export class Gpt2Tokenizer {
     this.merges = new MergeTable(this.vocabSize);
     this.mergedId = new Int32Array(mergePairs.length);
     mergePairs.forEach(([a, b], rank) => {
-      const left = vocab.get(a);
-      const right = vocab.get(b);
-      const merged = vocab.get(a + b);
-      // HF refuses such a file too ("Merge token `...` out of vocabulary").
-      if (left === undefined || right === undefined || merged === undefined) {
-        const missing = left === undefined ? a : right === undefined ? b : a + b;
-        throw new LowbitError(`merge ${rank + 1} "${a} ${b}" uses a token that vocab.json lacks`, {
-          file: "merges.txt", expected: "every merge's two parts and their concatenation in vocab.json",
-          found: `no entry for ${JSON.stringify(missing)}`, hint: "vocab.json and merges.txt must come from the same tokenizer",
-        });
-      }
+      // parseBpeFiles checked that both parts and their concatenation are vocab entries.
+      const left = vocab.get(a)!;
+      const right = vocab.get(b)!;
+      const merged = vocab.get(a + b)!;
       this.merges.set(left, right, rank);
       this.mergedId[rank] = merged;
     });
@@ -260,44 +240,13 @@ export class Gpt2Tokenizer {
   }
 
   /** Reads the text of vocab.json ({token: id}) and merges.txt (one "left right" pair a line, an optional #version line first). */
-  static fromFiles(vocabJson: string, mergesTxt: string): Gpt2Tokenizer {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(vocabJson);
-    } catch (e) {
-      throw new LowbitError(`not valid JSON: ${(e as Error).message}`, { file: "vocab.json" });
-    }
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-      throw new LowbitError("not a vocabulary", { file: "vocab.json", expected: "an object {token: id}", found: Array.isArray(parsed) ? "an array" : typeof parsed });
-    }
-    const vocab = new Map<string, number>();
-    const tokenOfId: string[] = []; // (vocabSize) to catch an id given twice
-    const entries = parsed as Record<string, unknown>;
-    for (const token in entries) {
-      const id = entries[token];
-      if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= 2 ** 24) {
-        throw new LowbitError(`token ${JSON.stringify(token)} has a bad id`, { file: "vocab.json", expected: "an integer in 0..2^24-1", found: JSON.stringify(id) });
-      }
-      const other = tokenOfId[id];
-      if (other !== undefined) {
-        throw new LowbitError(`id ${id} is given to two tokens`, { file: "vocab.json", expected: "one token per id", found: `${JSON.stringify(other)} and ${JSON.stringify(token)}` });
-      }
-      tokenOfId[id] = token;
-      vocab.set(token, id);
-    }
-    if (vocab.size === 0) throw new LowbitError("empty vocabulary", { file: "vocab.json" });
+  static fromFiles(vocabJson: string, mergesTxt: string, where = { vocab: "vocab.json", merges: "merges.txt" }): Gpt2Tokenizer {
+    return Gpt2Tokenizer.fromBpe(parseBpeFiles(vocabJson, mergesTxt, where));
+  }
 
-    const pairs: [string, string][] = [];
-    const lines = mergesTxt.split(/\r?\n/);
-    lines.forEach((line, i) => {
-      if (line === "" || (i === 0 && line.startsWith("#version"))) return;
-      const parts = line.split(" ");
-      if (parts.length !== 2 || parts[0] === "" || parts[1] === "") {
-        throw new LowbitError(`line ${i + 1} is not a merge`, { file: "merges.txt", expected: "two tokens separated by one space", found: JSON.stringify(line) });
-      }
-      pairs.push([parts[0], parts[1]]);
-    });
-    return new Gpt2Tokenizer(vocab, pairs);
+  /** From tokenizer files already parsed and validated (a lowbit ONNX file's, by parseModelFile). */
+  static fromBpe(bpe: BpeFiles): Gpt2Tokenizer {
+    return new Gpt2Tokenizer(bpe.vocab, bpe.merges);
   }
 
   encode(text: string): number[] {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { readModelFile } from "../../src/node_io.js";
+import { readModelFile } from "../../src/format/node_io.js";
 import { loadReferenceModel, referenceForward, emptyCache } from "../../src/reference/gpt2.js";
 import { GPT2_124M, makeRandomGpt2 } from "../../scripts/make_random_gpt2.js";
 import { runCli } from "../helpers/cli.js";

@@ -27,7 +27,7 @@ function splitFile(file: string, maxBytes: number): string[] {
 function splitCopy(name: string, maxBytes: number): { dir: string; parts: string[] } {
   const dir = join(tempDir(), name);
   cpSync(fixtureDir(name), dir, { recursive: true });
-  return { dir, parts: weightFiles(dir).flatMap((file) => splitFile(file, maxBytes)) };
+  return { dir, parts: weightFiles(dir).files.flatMap((file) => splitFile(file, maxBytes)) };
 }
 
 function assertSameCheckpoint(got: Gpt2Checkpoint, want: Gpt2Checkpoint): void {

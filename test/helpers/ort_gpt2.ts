@@ -2,7 +2,7 @@
 // the independent oracle for our graph, our reference forward and (later) our runtime.
 
 import * as ort from "onnxruntime-node";
-import { readModelFile } from "../../src/node_io.js";
+import { readModelFile } from "../../src/format/node_io.js";
 import { argmax } from "../../src/reference/gpt2.js";
 
 export interface OrtGpt2 {

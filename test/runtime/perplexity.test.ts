@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { readCheckpoint } from "../../src/export/checkpoint.js";
 import { exportGpt2, quantizeCheckpoint } from "../../src/export/export.js";
-import { readModelFile } from "../../src/node_io.js";
+import { readModelFile } from "../../src/format/node_io.js";
 import { emptyCache, loadReferenceModel, referenceForward } from "../../src/reference/gpt2.js";
 import { loadModel } from "../../src/runtime/index.js";
 import { negativeLogLikelihood, perplexity } from "../../src/runtime/perplexity.js";

@@ -4,7 +4,7 @@
 // as plain numbers through `.create()`; protobufjs encodes enum fields as their numbers either way.
 
 import onnxProto from "onnx-proto";
-import { LowbitError } from "./errors.js";
+import { LowbitError } from "../errors.js";
 
 export const onnx = onnxProto.onnx;
 export type ModelProto = onnxProto.onnx.ModelProto;

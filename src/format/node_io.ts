@@ -1,8 +1,8 @@
 // Node-only file reading for the CLI, tests and benchmarks; the library core stays free of Node built-ins.
 
 import { readFileSync } from "node:fs";
-import { LowbitError } from "./errors.js";
-import { parseModelFile, type LowbitModelFile } from "./model_file.js";
+import { LowbitError } from "../errors.js";
+import { parseModelFile, type LowbitModelFile } from "./lowbit_onnx.js";
 
 /** A file's bytes, or a LowbitError naming the file and the reason. */
 export function readBytes(path: string, what = "file"): Uint8Array {
