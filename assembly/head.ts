@@ -5,6 +5,9 @@
 //   headQ:     logits[v] = Σ_g f32(Σ_{c ∈ g} xq[c] · code[v, c]) · step[v, g] · sx   (int8 activations)
 //   headF32:   logits[v] = Σ_c x[c] · W[v, c]                              (fp32 embedding)
 //
+// headQ's f32 order (logit = 0, then logit + (f32(Σ) · step) · sx group by group) is repeated by
+// src/reference/gpt2.ts: change both or neither.
+//
 // Letters: V vocabulary rows, C features per row, G features per scale group.
 
 import { field2, field4, rowScaleAt, unpackCode } from "./packed";

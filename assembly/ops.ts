@@ -2,10 +2,22 @@
 // cache, per-token activation quantization, and argmax. Attention has a SIMD version beside its scalar
 // reference; the others are cheap next to the matrix products and stay scalar in both builds.
 //
+// Every f32 these kernels produce is computed in an order written down here, and src/reference/gpt2.ts
+// computes the same f32 operations in the same order (see its header for why: a one-ulp difference
+// upstream of a per-token int8 quantizer can flip a code, and the flip cascades). Keep the two in step:
+//   layerNorm  mean and variance in f64 over the f32 inputs in c order, eps as the config's f64,
+//              out = f32((x − mean) · (1 / √(var + eps)) · gain + bias) evaluated in f64;
+//   gelu       f32(0.5 · v · (1 + tanh(√(2/π) · (v + 0.044715 · v · v · v)))) in f64;
+//   attention  see the banner above attentionRef.
+//
 // Letters: T new tokens, P cached tokens before them, C width, NH heads, HS = C / NH head size.
 
-/** out (T, C) = LayerNorm(x (T, C)) · gain + bias, mean and variance in f64 as the reference takes them. */
-export function layerNorm(x: usize, T: i32, C: i32, gain: usize, bias: usize, eps: f32, out: usize): void {
+/**
+ * out (T, C) = LayerNorm(x (T, C)) · gain + bias, mean and variance in f64 as the reference takes them.
+ * eps is f64: GPT-2's 1e-5 rounded to f32 is 2.5e-13 smaller, which moves 1 / √(var + eps) by more than an
+ * f64 ulp and so, now and then, an output by one f32 ulp.
+ */
+export function layerNorm(x: usize, T: i32, C: i32, gain: usize, bias: usize, eps: f64, out: usize): void {
   for (let t = 0; t < T; t++) {
     const row = x + ((<usize>t * <usize>C) << 2);
     const o = out + ((<usize>t * <usize>C) << 2);
@@ -18,7 +30,7 @@ export function layerNorm(x: usize, T: i32, C: i32, gain: usize, bias: usize, ep
       variance += d * d;
     }
     variance /= <f64>C;
-    const inv = 1 / Math.sqrt(variance + <f64>eps);
+    const inv = 1 / Math.sqrt(variance + eps);
     for (let c = 0; c < C; c++) {
       const p = <usize>c << 2;
       store<f32>(o + p, <f32>((<f64>load<f32>(row + p) - mean) * inv * <f64>load<f32>(gain + p) + <f64>load<f32>(bias + p)));
@@ -88,6 +100,33 @@ export function argmax(x: usize, n: i32): i32 {
 // qkv (T, 3C): the c_attn output of the T new tokens (queries, keys, values side by side). The caller has
 // appended their keys and values to kc/vc (capacity rows of C), so the cache holds P + T rows. Token t
 // (absolute position P + t) attends to cache rows 0..P+t. out (T, C); scores: scratch of P + T floats.
+//
+// The f32 order, the same in both versions and in src/reference/gpt2.ts (so all three agree bit for bit):
+//   q·k    four running f32 sums over d ≡ 0, 1, 2, 3 (mod 4) for d < HS4 = HS − HS mod 4 (the SIMD lanes),
+//          added as ((p0 + p1) + p2) + p3, then the tail d ≥ HS4 one by one; score = dot / f32(√HS);
+//   softmax  e = f32(exp(f64(score − max))) (the subtraction in f32), sum = Σ f64(e) in f64 in position
+//          order, p = e · f32(1 / sum) in f32. Summing the f32-rounded e (not exp's f64 result) makes the
+//          result depend on exp only through f32(exp(x)): AssemblyScript's exp and V8's differ in the last
+//          f64 bit for ~10% of arguments, but never (0 in 2·10⁶ measured) after rounding to f32;
+//   p·v    one running f32 sum per dimension, in position order, from 0.
+
+/** q·k of one head in the order above (the SIMD version's lanes, written out). */
+// @ts-ignore: decorator
+@inline
+function dotQKRef(q: usize, k: usize, HS: i32): f32 {
+  const HS4 = HS & ~3;
+  let p0: f32 = 0, p1: f32 = 0, p2: f32 = 0, p3: f32 = 0;
+  for (let d = 0; d < HS4; d += 4) {
+    const o = <usize>d << 2;
+    p0 += load<f32>(q + o) * load<f32>(k + o);
+    p1 += load<f32>(q + o + 4) * load<f32>(k + o + 4);
+    p2 += load<f32>(q + o + 8) * load<f32>(k + o + 8);
+    p3 += load<f32>(q + o + 12) * load<f32>(k + o + 12);
+  }
+  let dot = p0 + p1 + p2 + p3;
+  for (let d = HS4; d < HS; d++) dot += load<f32>(q + (<usize>d << 2)) * load<f32>(k + (<usize>d << 2));
+  return dot;
+}
 
 export function attentionRef(qkv: usize, T: i32, C: i32, NH: i32, kc: usize, vc: usize, P: i32, out: usize, scores: usize): void {
   const HS = C / NH;
@@ -98,9 +137,7 @@ export function attentionRef(qkv: usize, T: i32, C: i32, NH: i32, kc: usize, vc:
       const q = qkv + ((<usize>t * <usize>(3 * C) + <usize>(h * HS)) << 2);
       for (let s = 0; s < S; s++) {
         const k = kc + ((<usize>s * <usize>C + <usize>(h * HS)) << 2);
-        let dot: f32 = 0;
-        for (let d = 0; d < HS; d++) dot += load<f32>(q + (<usize>d << 2)) * load<f32>(k + (<usize>d << 2));
-        store<f32>(scores + (<usize>s << 2), dot / scale);
+        store<f32>(scores + (<usize>s << 2), dotQKRef(q, k, HS) / scale);
       }
       softmax(scores, S);
       const o = out + ((<usize>t * <usize>C + <usize>(h * HS)) << 2);
@@ -114,9 +151,9 @@ export function attentionRef(qkv: usize, T: i32, C: i32, NH: i32, kc: usize, vc:
 }
 
 /**
- * SIMD attention for head sizes divisible by 4: q·k in four lane sums (a different order from the
- * reference: equal within rounding), then the weighted sum of values with lanes over the head's
- * dimensions, in position order (the same order as the reference).
+ * SIMD attention for head sizes divisible by 4 (others take the reference): q·k in four lane sums, then
+ * the weighted sum of values with lanes over the head's dimensions, both in the order above, so it
+ * equals attentionRef bit for bit (WASM SIMD128 has no fused multiply-add).
  */
 export function attention(qkv: usize, T: i32, C: i32, NH: i32, kc: usize, vc: usize, P: i32, out: usize, scores: usize): void {
   const HS = C / NH;
@@ -149,16 +186,16 @@ export function attention(qkv: usize, T: i32, C: i32, NH: i32, kc: usize, vc: us
   }
 }
 
-/** In-place softmax of n floats (exp in f64 after subtracting the max). */
+/** In-place softmax of n floats, in the order of the banner above. */
 function softmax(x: usize, n: i32): void {
   let m = load<f32>(x);
   for (let i = 1; i < n; i++) m = max(m, load<f32>(x + (<usize>i << 2)));
   let sum: f64 = 0;
   for (let i = 0; i < n; i++) {
     const p = x + (<usize>i << 2);
-    const e = Math.exp(<f64>(load<f32>(p) - m));
-    store<f32>(p, <f32>e);
-    sum += e;
+    const e = <f32>Math.exp(<f64>(load<f32>(p) - m));
+    store<f32>(p, e);
+    sum += <f64>e;
   }
   const inv = <f32>(1 / sum);
   for (let i = 0; i < n; i++) {

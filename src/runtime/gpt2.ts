@@ -1,15 +1,18 @@
 // GPT-2 executor over the WASM kernels: maps a lowbit file's weights into WASM memory exactly as stored
 // (packed codes stay packed), keeps a KV cache, and runs the forward pass by hand (no graph
 // interpretation). A prompt goes through each layer as matrix products, in chunks of up to CHUNK tokens;
-// decoding then adds one token at a time against the cache.
+// decoding then adds one token at a time against the cache. The reference forward (src/reference/gpt2.ts)
+// computes the same f32 operations in the same order, so on int8-activation models the two agree bit for
+// bit; its header lists what they share and why. Change an epilogue, a summation order or a precision
+// here or in assembly/ and it must change there too (test/runtime/reference_match.test.ts checks).
 //
 // Letters: T tokens in this step, P tokens already cached, S = P + T, C n_embd, NH heads, HS = C / NH,
 // F n_inner, V vocab, L layers.
 
 import { LowbitError } from "../errors.js";
-import type { Gpt2Config } from "../export/checkpoint.js";
-import type { WeightEntry } from "../export/gpt2_onnx.js";
-import type { LowbitModelFile } from "../model_file.js";
+import type { Gpt2Config } from "../format/gpt2_config.js";
+import type { WeightEntry } from "../format/lowbit_onnx.js";
+import type { LowbitModelFile } from "../format/lowbit_onnx.js";
 import { KernelAbort, type Kernels } from "./kernels.js";
 
 function outOfMemory(err: unknown, what: string): unknown {

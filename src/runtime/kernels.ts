@@ -41,6 +41,7 @@ export interface KernelExports {
   headQf32(x: Ptr, V: number, C: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, out: Ptr): void;
   headF32(x: Ptr, V: number, C: number, w: Ptr, out: Ptr): void;
   headF32Ref(x: Ptr, V: number, C: number, w: Ptr, out: Ptr): void;
+  /** eps is an f64 (the config's value as is): src/reference/gpt2.ts uses the same. */
   layerNorm(x: Ptr, T: number, C: number, gain: Ptr, bias: Ptr, eps: number, out: Ptr): void;
   gelu(x: Ptr, n: number): void;
   addInPlace(dst: Ptr, src: Ptr, n: number): void;

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { readCheckpoint } from "../../src/export/checkpoint.js";
 import { exportGpt2 } from "../../src/export/export.js";
-import { readModelFile } from "../../src/node_io.js";
+import { readModelFile } from "../../src/format/node_io.js";
 import { loadReferenceModel, referenceGreedy } from "../../src/reference/gpt2.js";
 import { GPT2_FIXTURES, expected, fixtureDir, tempDir } from "../helpers/fixtures.js";
 import { maxAbsDiff, openOrt, ortGreedy } from "../helpers/ort_gpt2.js";
