@@ -5,8 +5,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { dequantizeMatrix, fakeQuantizeActivationRow, quantizeMatrix, roundHalfEven, MSE_CLIP_CANDIDATES, MSE_CLIP_SAMPLE, ACTIVATION_ABSMAX_FLOOR } from "../../src/export/quantize.js";
-import { packCodes, unpackCodes, packedBytes, QUANT_FORMATS, type WeightBits } from "../../src/quant_formats.js";
+import { quantizeMatrix, MSE_CLIP_CANDIDATES, MSE_CLIP_SAMPLE } from "../../src/export/quantize.js";
+import { ACTIVATION_ABSMAX_FLOOR, dequantizeMatrix, fakeQuantizeActivationRow, roundHalfEven } from "../../src/format/quantizer.js";
+import { packCodes, unpackCodes, packedBytes, QUANT_FORMATS, type WeightBits } from "../../src/format/quant_formats.js";
 import { FIXTURES } from "../helpers/fixtures.js";
 
 interface WeightCase {
