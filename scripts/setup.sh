@@ -20,7 +20,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
-# onnxruntime-node's install would download a CUDA add-on from outside the npm registry; the CPU
-# binaries ship in the package (.npmrc says the same for a plain `npm install`).
+# Dependencies' install scripts are denied in package.json's allowScripts, so recent npm (11.19 here) runs
+# none and does not warn about them: onnxruntime-node's would download a CUDA add-on from outside the npm
+# registry, and the CPU binaries ship in the package; esbuild's and protobufjs' only check what is already
+# there. An npm without allowScripts runs them all, so the variable still skips that download there.
 export ONNXRUNTIME_NODE_INSTALL=skip
 npm ci --no-audit --no-fund

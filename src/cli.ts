@@ -2,10 +2,12 @@
 //
 //   lowbit export <checkpoint-dir> -o model.onnx [--bits 2|4|8|32] [--embedding-bits N] [--activation-bits 8|32]
 //                 [--granularity module|group] [--group-size G] [--clip maxabs|mse] [--format dq|nbits] [--report r.json]
-//   lowbit quantize <checkpoint-dir> -o <quantized-dir> [same quantization options]
+//   lowbit quantize <checkpoint-dir> -o <quantized-dir> [same quantization options, --bits 2|4|8]
 //   lowbit inspect <file.onnx|checkpoint-dir>
 //   lowbit generate --model m.onnx --prompt "..." [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--json]
 //   lowbit perplexity --model m.onnx --text FILE [--context N] [--stride S] [--json]
+//
+// Output goes through out(), which notices a closed pipe or a full disk (see "stdout" below).
 
 import { statSync } from "node:fs";
 import { Command, Option } from "commander";
@@ -19,13 +21,19 @@ import { writeQuantizedCheckpoint } from "./export/quantized_checkpoint.js";
 import { formatReport } from "./export/report.js";
 import { loadModel, type GenerateOptions } from "./runtime/index.js";
 import { perplexity } from "./runtime/perplexity.js";
-import { readBytes } from "./node_io.js";
+import { readBytes } from "./format/node_io.js";
 
 const QUANT_OPTIONS = ["bits", "embeddingBits", "activationBits", "granularity", "groupSize", "clip"] as const;
 
-function addQuantOptions(cmd: Command): Command {
+/** Weight bit widths per command: only `export` can write unquantized fp32 weights; a quantized checkpoint
+ * has quantized weights by definition. */
+const WEIGHT_BITS = { export: [2, 4, 8, 32], quantize: [2, 4, 8] } as const;
+type QuantCommand = keyof typeof WEIGHT_BITS;
+
+function addQuantOptions(cmd: Command, command: QuantCommand): Command {
+  const bitsHelp = command === "export" ? "weight bits: 2|4|8, or 32 for an unquantized fp32 export" : "weight bits: 2|4|8";
   return cmd
-    .option("--bits <n>", "weight bits: 2|4|8, or 32 for an unquantized fp32 export", "4")
+    .option("--bits <n>", bitsHelp, "4")
     .option("--embedding-bits <n>", "word-embedding bits: 2|4|8|32 (default: --bits)")
     .option("--activation-bits <n>", "bits of quantized layers' inputs: 8|32", "8")
     .addOption(new Option("--granularity <g>", "one scale per module or per group").choices(["module", "group"]).default("module"))
@@ -49,8 +57,8 @@ function parseBits<T extends number>(value: string, flag: string, allowed: reado
   return n as T;
 }
 
-function settingsFrom(o: QuantOpts): QuantizeSettings {
-  const weightBits = parseBits(o.bits, "--bits", [2, 4, 8, 32] as const);
+function settingsFrom(o: QuantOpts, command: QuantCommand): QuantizeSettings {
+  const weightBits = parseBits<2 | 4 | 8 | 32>(o.bits, "--bits", WEIGHT_BITS[command]);
   return {
     weightBits,
     embeddingBits: o.embeddingBits === undefined ? weightBits : parseBits(o.embeddingBits, "--embedding-bits", [2, 4, 8, 32] as const),
@@ -74,8 +82,46 @@ function progressBar(label: string): { update: Progress; stop: () => void } {
   };
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// stdout
+//
+// The reader of stdout may go away (`lowbit generate … | head`: EPIPE) or the disk fill up (`> /dev/full`:
+// ENOSPC). Node reports a failed write with an 'error' event that, unheard, ends the process with a stack
+// trace, and generation would go on computing tokens nobody reads. So all output goes through out(), which
+// says whether stdout still works, and main() ends as shell tools do: a closed pipe quietly with status 0
+// (as `yes | head`), any other failure with one error line naming stdout.
+
+let stdoutError: NodeJS.ErrnoException | undefined;
+const recordStdoutError = (err: NodeJS.ErrnoException) => { stdoutError ??= err; };
+
+/** Writes to stdout; false once a write has failed, after which text is dropped. Node marks the stream
+ * `errored` inside the failing write (on Linux, stdout is written synchronously to files, pipes and
+ * terminals), so a caller can stop before its next token rather than at the next turn of the event loop. */
+function out(text: string): boolean {
+  if (stdoutError === undefined) {
+    process.stdout.write(text, (err) => err && recordStdoutError(err));
+    stdoutError ??= (process.stdout.errored as NodeJS.ErrnoException | null) ?? undefined;
+  }
+  return stdoutError === undefined;
+}
+
+/** Resolves once everything written so far has left the process or failed (for writes that were queued). */
+function flushStdout(): Promise<void> {
+  if (stdoutError !== undefined) return Promise.resolve();
+  return new Promise((resolve) => process.stdout.write("", (err) => { if (err) recordStdoutError(err); resolve(); }));
+}
+
+/** The exit status for a failed stdout: 0 for a reader that went away, else 1 and one error line. */
+function stdoutFailure(err: NodeJS.ErrnoException): number {
+  if (err.code === "EPIPE") return 0;
+  const why = err.message.replace(/^[A-Z]+: /, "").replace(/, write$/, ""); // "ENOSPC: no space left on device, write"
+  const error = new LowbitError("cannot write the output", { file: "stdout", found: err.code ?? "an error", hint: why });
+  process.stderr.write(`lowbit: error: ${error.message}\n`);
+  return 1;
+}
+
 /** Loads the checkpoint and applies post-training quantization unless it is quantized already. */
-function loadAndQuantize(dir: string, o: QuantOpts, cmd: Command): Gpt2Checkpoint {
+function loadAndQuantize(dir: string, o: QuantOpts, cmd: Command, command: QuantCommand): Gpt2Checkpoint {
   const ckpt = readCheckpoint(dir);
   if (ckpt.quantization !== undefined) {
     const given = QUANT_OPTIONS.filter((k) => cmd.getOptionValueSource(k) === "cli");
@@ -88,7 +134,7 @@ function loadAndQuantize(dir: string, o: QuantOpts, cmd: Command): Gpt2Checkpoin
     }
     return ckpt;
   }
-  const settings = settingsFrom(o);
+  const settings = settingsFrom(o, command);
   if (settings.weightBits === 32 && settings.embeddingBits === 32) return ckpt;
   const bar = progressBar("quantizing");
   try {
@@ -99,39 +145,43 @@ function loadAndQuantize(dir: string, o: QuantOpts, cmd: Command): Gpt2Checkpoin
 }
 
 export function buildProgram(): Command {
-  const program = new Command("lowbit").description("Compress GPT-2 to 2/4/8-bit weights and run it on-device");
+  // exitOverride before the subcommands are added, so they inherit it: commander then throws instead of
+  // calling process.exit on a subcommand's --help or a bad option, and main() returns the status.
+  const program = new Command("lowbit").description("Compress GPT-2 to 2/4/8-bit weights and run it on-device")
+    .exitOverride((err) => { throw err; });
 
   addQuantOptions(
     program.command("export").description("export a Hugging Face GPT-2 checkpoint (plain or quantized) to one low-bit ONNX file")
       .argument("<checkpoint-dir>", "config.json + model.safetensors (or a sharded index)")
       .requiredOption("-o, --output <file>", "the .onnx file to write"),
+    "export",
   )
     .addOption(new Option("--format <f>", "dq: INT initializers → DequantizeLinear; nbits: com.microsoft::MatMulNBits").choices(["dq", "nbits"]).default("dq"))
     .option("--report <file>", "also write the compression report as JSON")
     .action((dir: string, o: QuantOpts & { output: string; format: "dq" | "nbits"; report?: string }, cmd: Command) => {
-      const ckpt = loadAndQuantize(dir, o, cmd);
-      const { bytes, report } = exportGpt2(ckpt, { format: o.format, activationBits: settingsFrom(o).activationBits, source: dir });
+      const ckpt = loadAndQuantize(dir, o, cmd, "export");
+      const { bytes, report } = exportGpt2(ckpt, { format: o.format, activationBits: settingsFrom(o, "export").activationBits, source: dir });
       writeFileAtomic(o.output, bytes);
       if (o.report !== undefined) writeFileAtomic(o.report, `${JSON.stringify(report, null, 2)}\n`);
-      console.log(formatReport(report));
-      console.log(`wrote ${o.output}`);
+      out(`${formatReport(report)}\nwrote ${o.output}\n`);
     });
 
   addQuantOptions(
     program.command("quantize").description("post-training quantization to a quantized checkpoint directory (docs/FORMAT.md)")
       .argument("<checkpoint-dir>").requiredOption("-o, --output <dir>", "the quantized checkpoint directory to write"),
+    "quantize",
   ).action((dir: string, o: QuantOpts & { output: string }, cmd: Command) => {
-    if (Number(o.bits) === 32) throw new LowbitError("a quantized checkpoint needs quantized weights", { expected: "--bits 2|4|8", found: "--bits 32" });
-    writeQuantizedCheckpoint(o.output, loadAndQuantize(dir, o, cmd));
-    console.log(`wrote ${o.output}`);
+    writeQuantizedCheckpoint(o.output, loadAndQuantize(dir, o, cmd, "quantize"));
+    out(`wrote ${o.output}\n`);
   });
 
-  program.command("inspect").description("print the config and every tensor's shape, bits and bytes")
+  program.command("inspect").description("validate a model file or checkpoint, then print its config and every tensor's shape, bits and bytes")
     .argument("<path>", "a lowbit .onnx file or a checkpoint directory")
-    .action((path: string) => {
+    .option("--no-verify-checksum", "skip checking a .onnx file against its lowbit.checksum")
+    .action(async (path: string, o: { verifyChecksum: boolean }) => {
       let isDir = false;
       try { isDir = statSync(path).isDirectory(); } catch { throw new LowbitError("no such file or directory", { file: path }); }
-      console.log(isDir ? inspectCheckpoint(path) : inspectModelFile(path));
+      out(`${isDir ? inspectCheckpoint(path) : await inspectModelFile(path, { verifyChecksum: o.verifyChecksum })}\n`);
     });
 
   program.command("generate").description("generate text with the WASM runtime, streaming it, then print speed and memory")
@@ -139,7 +189,7 @@ export function buildProgram(): Command {
     .option("--prompt <text>", "the prompt as text")
     .option("--prompt-ids <ids>", "the prompt as comma-separated token ids")
     .option("--max-new-tokens <n>", "tokens to generate", "32")
-    .option("--temperature <t>", "sampling temperature (0 = greedy)")
+    .option("--temperature <t>", "sampling temperature; 0 = greedy, whatever --top-k, --top-p or --seed say")
     .option("--top-k <k>", "sample from the k most likely tokens")
     .option("--top-p <p>", "sample from the smallest set of tokens reaching probability p")
     .option("--repetition-penalty <r>", "penalise tokens already in the sequence (> 1)")
@@ -147,8 +197,9 @@ export function buildProgram(): Command {
     .option("--stop <text...>", "stop when the generated text contains this string")
     .option("--no-eos", "keep going past the end-of-text token")
     .option("--truncate", "drop the prompt's first tokens when it does not fit the context")
-    .option("--context <n>", "KV-cache length (default: the model's n_positions)")
+    .option("--context <n>", "KV-cache length, at most the model's n_positions (the default)")
     .addOption(new Option("--kernels <variant>", "WASM build").choices(["simd", "scalar"]))
+    .option("--no-verify-checksum", "skip checking the file against its lowbit.checksum (only for bytes known to be good)")
     .option("--json", "print one JSON object instead of streaming")
     .action(async (o: GenerateCliOptions) => generateCommand(o));
 
@@ -159,12 +210,13 @@ export function buildProgram(): Command {
     .option("--context <n>", "window length (default: the model's n_positions)")
     .option("--stride <n>", "window step (default: the context: no overlap)")
     .option("--max-tokens <n>", "score only the first N tokens")
+    .option("--no-verify-checksum", "skip checking the file against its lowbit.checksum (only for bytes known to be good)")
     .option("--json", "print one JSON object")
-    .action(async (o: { model: string; text?: string; tokens?: string; context?: string; stride?: string; maxTokens?: string; json?: boolean }) => {
+    .action(async (o: { model: string; text?: string; tokens?: string; context?: string; stride?: string; maxTokens?: string; verifyChecksum: boolean; json?: boolean }) => {
       if ((o.text === undefined) === (o.tokens === undefined)) {
         throw new LowbitError("give the input once", { expected: "--text FILE or --tokens FILE", found: o.text === undefined ? "neither" : "both" });
       }
-      const model = await loadModel(o.model);
+      const model = await loadModel(o.model, { verifyChecksum: o.verifyChecksum });
       let tokens: ArrayLike<number>;
       if (o.text !== undefined) {
         tokens = model.tokenizer.encode(new TextDecoder().decode(readBytes(o.text, "text file")));
@@ -179,9 +231,9 @@ export function buildProgram(): Command {
       const r = perplexity(model.executor, tokens, { context: numberFlag(o.context, "--context"), stride: numberFlag(o.stride, "--stride") });
       const seconds = (performance.now() - t0) / 1e3;
       if (o.json) {
-        console.log(JSON.stringify({ perplexity: r.perplexity, nll: r.nll, scored_tokens: r.scoredTokens, windows: r.windows, context: r.context, stride: r.stride, seconds }));
+        out(`${JSON.stringify({ perplexity: r.perplexity, nll: r.nll, scored_tokens: r.scoredTokens, windows: r.windows, context: r.context, stride: r.stride, seconds })}\n`);
       } else {
-        console.log(`perplexity ${r.perplexity.toFixed(4)} (mean NLL ${r.nll.toFixed(5)} nats) over ${r.scoredTokens} tokens, ${r.windows} windows of ${r.context} every ${r.stride}; ${seconds.toFixed(1)} s`);
+        out(`perplexity ${r.perplexity.toFixed(4)} (mean NLL ${r.nll.toFixed(5)} nats) over ${r.scoredTokens} tokens, ${r.windows} windows of ${r.context} every ${r.stride}; ${seconds.toFixed(1)} s\n`);
       }
     });
 
@@ -203,6 +255,7 @@ interface GenerateCliOptions {
   truncate?: boolean;
   context?: string;
   kernels?: "simd" | "scalar";
+  verifyChecksum: boolean;
   json?: boolean;
 }
 
@@ -214,6 +267,19 @@ function numberFlag(value: string | undefined, flag: string): number | undefined
   return n;
 }
 
+/** The runtime's errors name its options as the API spells them; on the command line they are flags. */
+const API_TO_FLAGS: [RegExp, string][] = [
+  [/\bpass truncate: "left"/, "pass --truncate"],
+  [/\bmaxNewTokens\b/g, "--max-new-tokens"],
+  [/\bprompt \[(\d+)\]/, "--prompt-ids $1"],
+];
+
+function withFlagNames(err: unknown): unknown {
+  if (!(err instanceof LowbitError)) return err;
+  const message = API_TO_FLAGS.reduce((m, [api, flag]) => m.replace(api, flag), err.message);
+  return message === err.message ? err : new LowbitError(message);
+}
+
 async function generateCommand(o: GenerateCliOptions): Promise<void> {
   if ((o.prompt === undefined) === (o.promptIds === undefined)) {
     throw new LowbitError("give the prompt once", { expected: "--prompt TEXT or --prompt-ids 1,2,3", found: o.prompt === undefined ? "neither" : "both" });
@@ -223,11 +289,13 @@ async function generateCommand(o: GenerateCliOptions): Promise<void> {
     if (!Number.isInteger(id) || id < 0) throw new LowbitError("invalid --prompt-ids", { expected: "comma-separated non-negative integers", found: JSON.stringify(v) });
     return id;
   });
-  const model = await loadModel(o.model, { variant: o.kernels });
+  const model = await loadModel(o.model, { variant: o.kernels, verifyChecksum: o.verifyChecksum });
   const vocab = model.config.vocab_size;
   for (const id of promptIds ?? []) {
     if (id >= vocab) throw new LowbitError("invalid --prompt-ids", { expected: `ids below the vocabulary size ${vocab}`, found: String(id) });
   }
+  // The runtime refuses "" too, but as the option `stop`; here the user needs the flag's name.
+  if (o.stop?.includes("")) throw new LowbitError("invalid --stop", { expected: "a non-empty string", found: '""' });
   const options: GenerateOptions = {
     maxNewTokens: numberFlag(o.maxNewTokens, "--max-new-tokens"),
     temperature: numberFlag(o.temperature, "--temperature"),
@@ -245,24 +313,29 @@ async function generateCommand(o: GenerateCliOptions): Promise<void> {
   }
   const ids: number[] = [];
   let text = "";
-  const stream = model.generate(promptIds ?? o.prompt!, options);
-  for await (const token of stream) {
-    if (token.id >= 0) ids.push(token.id);
-    text += token.text;
-    if (!o.json) process.stdout.write(token.text);
+  try {
+    for await (const token of model.generate(promptIds ?? o.prompt!, options)) {
+      if (token.id >= 0) ids.push(token.id);
+      text += token.text;
+      // Leaving the loop returns the generator: no token is computed after stdout has failed. main()
+      // reports the failure; the stats line is left out, as a reader that went away wants nothing more.
+      if (!o.json && !out(token.text)) return;
+    }
+  } catch (err) {
+    throw withFlagNames(err);
   }
   const stats = model.lastStats!;
   const peakRss = process.resourceUsage().maxRSS * 1024;
   if (o.json) {
-    console.log(JSON.stringify({
+    out(`${JSON.stringify({
       ids, text, prompt_tokens: stats.promptTokens, stop_reason: stats.stopReason,
       prefill_tokens_per_s: stats.prefillTokensPerS, decode_tokens_per_s: stats.decodeTokensPerS,
       load_ms: model.loadMs, peak_rss_bytes: peakRss, wasm_memory_bytes: model.wasmMemoryBytes(),
       kernels: model.kernelVariant, untrained: model.config.untrained === true,
-    }));
+    })}\n`);
     return;
   }
-  process.stdout.write("\n");
+  if (!out("\n")) return;
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
   process.stderr.write(
     `prefill: ${stats.promptTokens} tokens, ${stats.prefillTokensPerS.toFixed(1)} tok/s; ` +
@@ -272,8 +345,16 @@ async function generateCommand(o: GenerateCliOptions): Promise<void> {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  process.stdout.off("error", recordStdoutError).on("error", recordStdoutError);
+  const status = await run(argv);
+  await flushStdout();
+  stdoutError ??= (process.stdout.errored as NodeJS.ErrnoException | null) ?? undefined; // commander's own help output
+  return stdoutError === undefined ? status : stdoutFailure(stdoutError);
+}
+
+async function run(argv: string[]): Promise<number> {
   try {
-    await buildProgram().exitOverride((err) => { throw err; }).parseAsync(argv);
+    await buildProgram().parseAsync(argv);
     return 0;
   } catch (err) {
     if (err instanceof LowbitError) {

@@ -3,9 +3,9 @@
 // the top level: the same file runs in Node and in browsers (Node-only reads are dynamic imports).
 
 import { LowbitError } from "../errors.js";
-import type { Gpt2Config } from "../export/checkpoint.js";
-import type { FileQuantization } from "../export/export.js";
-import { parseModelFile } from "../model_file.js";
+import type { Gpt2Config } from "../format/gpt2_config.js";
+import type { FileQuantization } from "../format/quantization.js";
+import { parseModelFile, verifyChecksum } from "../format/lowbit_onnx.js";
 import { Gpt2Executor } from "./gpt2.js";
 import { instantiateKernels, kernelFileName, preferredVariant, type KernelVariant, type Kernels } from "./kernels.js";
 import { argmax, isSampling, penalize, Prng, sample, validateSampling, type SamplingOptions } from "./sampling.js";
@@ -26,11 +26,16 @@ export interface LoadOptions {
   contextLength?: number;
   /** Most bytes of WASM memory the model may use (default 4 GiB, all wasm32 can address). */
   memoryLimitBytes?: number;
+  /**
+   * Check the file's content against its `lowbit.checksum` before running it (default true), so that a
+   * flipped bit or a cut download is refused rather than run. Costs one SHA-256 pass over the file.
+   */
+  verifyChecksum?: boolean;
 }
 
 export interface GenerateOptions extends SamplingOptions {
   maxNewTokens?: number;
-  /** Stop when one of these strings appears in the generated text (it is not emitted). */
+  /** Stop when one of these non-empty strings appears in the generated text (it is not emitted). */
   stop?: string[];
   /** Stop at the end-of-text token (default true). */
   stopAtEos?: boolean;
@@ -38,7 +43,7 @@ export interface GenerateOptions extends SamplingOptions {
   eosTokenId?: number;
   /** A prompt too long for the context: "error" (default) or "left" (keep its last tokens). */
   truncate?: "error" | "left";
-  /** The context to fit prompt + new tokens into; by default the model's n_positions. */
+  /** The context to fit prompt + new tokens into: 2..n_positions (more is an error), by default n_positions. */
   contextLength?: number;
   signal?: AbortSignal;
 }
@@ -104,9 +109,10 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
   const name = typeof source === "string" || source instanceof URL ? String(source) : "model bytes";
   const bytes = typeof source === "string" || source instanceof URL ? await readSource(source, "model file") : source instanceof Uint8Array ? source : new Uint8Array(source);
   const file = parseModelFile(bytes, name);
+  if (options.verifyChecksum !== false) await verifyChecksum(file);
   const kernels = await loadKernels(options);
   const executor = new Gpt2Executor(kernels, file, { contextLength: options.contextLength });
-  const tokenizer = Gpt2Tokenizer.fromFiles(file.tokenizer.vocab, file.tokenizer.merges);
+  const tokenizer = Gpt2Tokenizer.fromBpe(file.bpe);
   const model: LowbitModel = {
     config: file.config,
     quantization: file.quantization,
@@ -128,14 +134,28 @@ async function* generate(model: LowbitModel, prompt: string | number[], o: Gener
   const maxNew = o.maxNewTokens ?? 32;
   if (!(Number.isInteger(maxNew) && maxNew >= 1)) throw new LowbitError("invalid max new tokens", { expected: "an integer >= 1", found: String(maxNew) });
   const { executor, tokenizer } = model;
+  const stops = o.stop ?? [];
+  // An empty stop string is found at once: it would end every generation before its first token.
+  if (stops.some((s) => s === "")) throw new LowbitError("invalid stop string", { expected: "a non-empty string", found: '""' });
+  const eos = o.eosTokenId ?? tokenizer.eosTokenId ?? model.config.eos_token_id;
   let ids = typeof prompt === "string" ? tokenizer.encode(prompt) : [...prompt];
-  if (ids.length === 0) throw new LowbitError("empty prompt", { expected: "at least one token" });
-  const context = Math.min(model.config.n_positions, o.contextLength ?? model.config.n_positions);
+  if (ids.length === 0) {
+    throw new LowbitError("empty prompt", {
+      expected: "at least one token", hint: eos === undefined ? undefined : `for unconditional generation, start from the end-of-text token: prompt [${eos}]`,
+    });
+  }
+  // The same rule as perplexity()'s context: a longer one is an error, not quietly the model's own.
+  const nPositions = model.config.n_positions;
+  const context = o.contextLength ?? nPositions;
+  if (!(Number.isInteger(context) && context >= 2 && context <= nPositions)) {
+    throw new LowbitError("invalid context", { expected: `an integer in 2..${nPositions} (n_positions)`, found: String(context) });
+  }
   const room = context - maxNew;
   if (ids.length > room) {
     if (o.truncate !== "left" || room < 1) {
       throw new LowbitError("prompt too long for the context", {
-        expected: `prompt + max new tokens <= ${context} (the context)`, found: `${ids.length} + ${maxNew}`, hint: "shorten the prompt, lower max new tokens, or truncate the prompt from the left",
+        expected: `prompt + max new tokens <= ${context} (the context)`, found: `${ids.length} + ${maxNew}`,
+        hint: room < 1 ? `lower maxNewTokens below ${context}` : 'shorten the prompt, lower maxNewTokens, or pass truncate: "left" to keep its last tokens',
       });
     }
     ids = ids.slice(ids.length - room);
@@ -144,8 +164,7 @@ async function* generate(model: LowbitModel, prompt: string | number[], o: Gener
   const sampling = isSampling(o);
   const rng = new Prng(o.seed ?? 0);
   const penalty = o.repetitionPenalty ?? 1;
-  const eos = o.stopAtEos === false ? undefined : o.eosTokenId ?? tokenizer.eosTokenId ?? model.config.eos_token_id;
-  const stops = o.stop ?? [];
+  const stopAt = o.stopAtEos === false ? undefined : eos;
   const holdBack = stops.length > 0 ? Math.max(...stops.map((s) => s.length)) - 1 : 0;
   const decoder = new TextStreamDecoder(tokenizer);
 
@@ -172,7 +191,7 @@ async function* generate(model: LowbitModel, prompt: string | number[], o: Gener
     const id = sampling ? sample(logits, o, rng) : argmax(logits);
     generated++;
     seen.push(id);
-    if (id === eos) {
+    if (id === stopAt) {
       stopReason = "eos";
       break;
     }

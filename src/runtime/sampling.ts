@@ -5,7 +5,8 @@
 import { LowbitError } from "../errors.js";
 
 export interface SamplingOptions {
-  /** 0 (or unset with no other sampling option) means greedy. */
+  /** 0 means greedy (the arg-max after the repetition penalty) whatever top-k, top-p and seed say: the
+   * limit of softmax(logits / T) as T → 0. Unset means 1 when another sampling option is set, else greedy. */
   temperature?: number;
   /** Keep the k most likely tokens (0 = all). */
   topK?: number;
@@ -25,9 +26,10 @@ export function validateSampling(o: SamplingOptions): void {
   if (o.seed !== undefined && !(Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)) throw bad("seed", "an integer in [0, 2^32)", o.seed);
 }
 
-/** True when the options ask for sampling rather than greedy decoding. */
+/** True when the options ask for sampling rather than greedy decoding: temperature 0 is greedy, whatever else is set. */
 export function isSampling(o: SamplingOptions): boolean {
-  return (o.temperature !== undefined && o.temperature > 0) || o.topK !== undefined || o.topP !== undefined || o.seed !== undefined;
+  if (o.temperature === 0) return false;
+  return o.temperature !== undefined || o.topK !== undefined || o.topP !== undefined || o.seed !== undefined;
 }
 
 /** mulberry32: 32-bit state, integer arithmetic only; next() in [0, 1). */
@@ -63,9 +65,11 @@ export function penalize(logits: Float32Array, seen: Iterable<number>, penalty: 
   for (const id of new Set(seen)) logits[id] = logits[id] > 0 ? logits[id] / penalty : logits[id] * penalty;
 }
 
-/** Samples one id from logits (already penalized) with temperature, top-k and top-p. */
+/** Samples one id from logits (already penalized) with temperature, top-k and top-p; temperature 0 is the
+ * arg-max and draws nothing from `rng`. */
 export function sample(logits: Float32Array, o: SamplingOptions, rng: Prng): number {
-  const temperature = o.temperature === undefined || o.temperature === 0 ? 1 : o.temperature;
+  if (o.temperature === 0) return argmax(logits);
+  const temperature = o.temperature ?? 1;
   const topK = o.topK ?? 0;
   const topP = o.topP ?? 1;
   // Candidates sorted by logit (ties by id, so the order is total and the same everywhere).

@@ -69,6 +69,34 @@ describe("lowbit CLI", () => {
     assert.match(c.stdout, /wte\.weight\s+F16\s+\[320, 48\]\s+16\s+30,720\s+model-0000[12]-of-00002\.safetensors/);
   });
 
+  it("quantize offers and takes --bits 2|4|8 only; export also 32 (an fp32 file)", () => {
+    const help = runCli(["quantize", "--help"]);
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, /--bits <n>\s+weight bits: 2\|4\|8 \(default: "4"\)\n/);
+    const r = runCli(["quantize", fixtureDir("tiny-f32"), "-o", join(tempDir(), "q"), "--bits", "32"]);
+    assert.notEqual(r.status, 0);
+    assert.equal(r.stderr, "lowbit: error: unsupported bit width for --bits; expected 2|4|8, found 32\n");
+    assert.match(runCli(["export", "--help"]).stdout.replace(/\s+/g, " "), /--bits <n> weight bits: 2\|4\|8, or 32 for an unquantized fp32 export/);
+  });
+
+  it("a checkpoint path that does not exist or is a file says so, not that config.json is missing", () => {
+    const dir = tempDir();
+    const missing = join(dir, "nonexistent");
+    const file = join(dir, "a-file");
+    writeFileSync(file, "not a checkpoint");
+    const expectedDir = "expected a checkpoint directory (config.json + model.safetensors)";
+    for (const command of ["export", "quantize"]) {
+      const gone = runCli([command, missing, "-o", join(dir, "out")]);
+      assert.notEqual(gone.status, 0);
+      assert.equal(gone.stderr, `lowbit: error: ${missing}: no such directory; ${expectedDir}\n`, command);
+      const notDir = runCli([command, file, "-o", join(dir, "out")]);
+      assert.notEqual(notDir.status, 0);
+      assert.equal(notDir.stderr, `lowbit: error: ${file}: not a directory; ${expectedDir}, found a file\n`, command);
+    }
+    // inspect takes a file or a directory: a missing path is neither.
+    assert.equal(runCli(["inspect", missing]).stderr, `lowbit: error: ${missing}: no such file or directory\n`);
+  });
+
   it("rejects an ONNX file that lowbit did not write", () => {
     const path = join(tempDir(), "other.onnx");
     writeFileSync(path, Buffer.from([0x08, 0x07, 0x12, 0x03, 0x66, 0x6f, 0x6f])); // ir_version 7, producer "foo"

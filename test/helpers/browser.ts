@@ -7,7 +7,7 @@
 // other network.
 
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -15,7 +15,7 @@ import { build } from "esbuild";
 import { chromium, type Browser, type Page } from "playwright-core";
 import type { GenerateOptions } from "../../src/runtime/index.js";
 import { kernelFileName, type KernelVariant } from "../../src/runtime/kernels.js";
-import { ROOT, tempDir } from "./fixtures.js";
+import { ROOT } from "./fixtures.js";
 
 /** Debian's chromium package; playwright-core ships no browser of its own. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -46,13 +46,13 @@ export function kernelPath(variant: KernelVariant): string {
  * Bundles the runtime's public API into one ES module for browsers and returns its text. `node:*` stays
  * external because index.ts reaches Node's fs only through a dynamic import in a branch a browser never
  * takes; a *static* import of a Node built-in would break the module at load in a browser, so it is an error.
+ * The bundle stays in memory (`write: false`): nothing to clean up on disk.
  */
 export async function bundleRuntime(): Promise<string> {
-  const dir = tempDir("lowbit-browser-");
-  const outfile = join(dir, "lowbit.js");
   const result = await build({
     entryPoints: [join(ROOT, "src", "runtime", "index.ts")],
-    outfile,
+    outfile: "lowbit.js", // names the output only; nothing is written
+    write: false,
     bundle: true,
     format: "esm",
     platform: "browser",
@@ -70,9 +70,8 @@ export async function bundleRuntime(): Promise<string> {
     [],
     "the browser bundle of src/runtime/index.ts imports Node built-ins statically; the runtime may reach them only through `await import()` in its Node branch",
   );
-  const text = readFileSync(outfile, "utf8");
-  rmSync(dir, { recursive: true, force: true });
-  return text;
+  assert.equal(result.outputFiles.length, 1, "esbuild wrote one bundle");
+  return result.outputFiles[0].text;
 }
 
 // ---------------------------------------------------------------------------------------------------------

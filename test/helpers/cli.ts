@@ -10,7 +10,12 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Node's arguments that run the CLI from source with `args`; `nodeArgs` go first (e.g. a preloaded `--import`). */
+export function cliArgv(args: string[], nodeArgs: string[] = []): string[] {
+  return [...nodeArgs, "--import", "tsx", join(ROOT, "src", "cli.ts"), ...args];
+}
+
 export function runCli(args: string[]): CliResult {
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "src", "cli.ts"), ...args], { cwd: ROOT, encoding: "utf8" });
+  const r = spawnSync(process.execPath, cliArgv(args), { cwd: ROOT, encoding: "utf8" });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -31,7 +31,9 @@ describe("runtime bad input", () => {
 
   it("a prompt longer than the context is an error, or truncated from the left when asked", () => {
     const ids = Array.from({ length: 60 }, (_, i) => i + 1).join(",");
-    expectGenerateError(["--model", model, "--prompt-ids", ids, "--max-new-tokens", "8"], /prompt too long for the context; expected prompt \+ max new tokens <= 64 \(the context\), found 60 \+ 8/);
+    expectGenerateError(["--model", model, "--prompt-ids", ids, "--max-new-tokens", "8"],
+      /prompt too long for the context; expected prompt \+ max new tokens <= 64 \(the context\), found 60 \+ 8 \(shorten the prompt, lower --max-new-tokens, or pass --truncate to keep its last tokens\)$/);
+    expectGenerateError(["--model", model, "--prompt-ids", "1", "--max-new-tokens", "64", "--truncate"], /found 1 \+ 64 \(lower --max-new-tokens below 64\)$/);
     const r = runCli(["generate", "--model", model, "--prompt-ids", ids, "--max-new-tokens", "8", "--truncate", "--json"]);
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout);
@@ -46,6 +48,29 @@ describe("runtime bad input", () => {
     expectGenerateError(["--model", model, "--prompt", "hi", "--seed", "x"], /invalid --seed; expected a number, found "x"/);
     expectGenerateError(["--model", model, "--prompt", "hi", "--max-new-tokens", "0"], /invalid max new tokens; expected an integer >= 1, found 0/);
     expectGenerateError(["--model", model, "--prompt-ids", "1,99999"], /invalid --prompt-ids; expected ids below the vocabulary size 277, found 99999/);
+  });
+
+  it("an empty prompt says how to generate from nothing: the model's end-of-text id", () => {
+    expectGenerateError(["--model", model, "--prompt", ""], /^lowbit: error: empty prompt; expected at least one token \(for unconditional generation, start from the end-of-text token: --prompt-ids 276\)$/);
+    const r = runCli(["generate", "--model", model, "--prompt-ids", "276", "--max-new-tokens", "4", "--json"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).prompt_tokens, 1);
+  });
+
+  it("an empty --stop, which would stop before the first token", () => {
+    expectGenerateError(["--model", model, "--prompt", "hi", "--stop", ""], /^lowbit: error: invalid --stop; expected a non-empty string, found ""$/);
+    expectGenerateError(["--model", model, "--prompt", "hi", "--stop", "a", ""], /^lowbit: error: invalid --stop; expected a non-empty string, found ""$/);
+  });
+
+  it("a --context beyond n_positions is the same error for generate and perplexity", () => {
+    const refused = /^lowbit: error: invalid context; expected an integer in 2\.\.64 \(n_positions\), found (100000|1000)$/;
+    expectGenerateError(["--model", model, "--prompt", "hi", "--context", "100000"], refused);
+    const text = join(dir, "text.txt");
+    writeFileSync(text, "the cat sat on the mat. ".repeat(20));
+    const r = runCli(["perplexity", "--model", model, "--text", text, "--context", "1000"]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr.trimEnd(), refused);
+    assert.equal(runCli(["generate", "--model", model, "--prompt", "hi", "--context", "64", "--max-new-tokens", "4"]).status, 0);
   });
 
   it("a truncated model file", () => {
@@ -64,8 +89,8 @@ describe("runtime bad input", () => {
   });
 
   it("a stored weight of the wrong size", async () => {
-    const { parseModelFile } = await import("../../src/model_file.js");
-    const { decodeModel, encodeModel } = await import("../../src/onnx_proto.js");
+    const { parseModelFile } = await import("../../src/format/lowbit_onnx.js");
+    const { decodeModel, encodeModel } = await import("../../src/format/onnx_proto.js");
     const m = decodeModel(readFileSync(model), model);
     const init = m.graph!.initializer!.find((t) => t.name === "h.0.mlp.c_fc.weight.qweight")!;
     init.rawData = init.rawData!.subarray(0, 100);

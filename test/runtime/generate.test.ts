@@ -8,7 +8,8 @@ import { before, describe, it } from "node:test";
 import { readCheckpoint } from "../../src/export/checkpoint.js";
 import { exportGpt2, quantizeCheckpoint } from "../../src/export/export.js";
 import { loadModel, type GenerateOptions, type LowbitModel } from "../../src/runtime/index.js";
-import { argmax, penalize, Prng, sample } from "../../src/runtime/sampling.js";
+import { LowbitError } from "../../src/errors.js";
+import { argmax, isSampling, penalize, Prng, sample } from "../../src/runtime/sampling.js";
 import { fixtureDir, tempDir } from "../helpers/fixtures.js";
 
 describe("sampling rules", () => {
@@ -43,6 +44,15 @@ describe("sampling rules", () => {
     const weights = Array.from(logits(), (l) => Math.exp(l / 2));
     const z = weights.reduce((a, b) => a + b, 0);
     weights.forEach((w, i) => assert.ok(Math.abs(counts[i] / n - w / z) < 0.015, `id ${i}: ${counts[i] / n} vs ${w / z}`));
+  });
+
+  it("temperature 0 is greedy whatever top-k, top-p or seed say", () => {
+    assert.equal(isSampling({ temperature: 0, topK: 5, topP: 0.9, seed: 3 }), false);
+    assert.equal(isSampling({ temperature: 0 }), false);
+    assert.equal(isSampling({}), false);
+    for (const o of [{ seed: 3 }, { topK: 5 }, { topP: 0.9 }, { temperature: 0.5 }]) assert.equal(isSampling(o), true, JSON.stringify(o));
+    const rng = new Prng(3);
+    for (let i = 0; i < 50; i++) assert.equal(sample(logits(), { temperature: 0, topK: 5, topP: 0.9, seed: 3 }, rng), 1);
   });
 
   it("repetition penalty divides positive and multiplies negative logits of seen tokens", () => {
@@ -96,6 +106,24 @@ describe("generate options on a model", () => {
     const cut = await run([5, 6, 7], { maxNewTokens: 30, stopAtEos: false, stop: [stop] });
     assert.equal(cut.text, full.text.slice(0, full.text.indexOf(stop)));
     assert.equal(m.lastStats!.stopReason, "stop_string");
+  });
+
+  it("temperature 0 with a seed, top-k and top-p gives the greedy tokens", async () => {
+    const greedy = await run([5, 6, 7], { maxNewTokens: 24, stopAtEos: false });
+    assert.deepEqual((await run([5, 6, 7], { maxNewTokens: 24, stopAtEos: false, temperature: 0, seed: 3, topK: 5, topP: 0.9 })).ids, greedy.ids);
+    // The same options at temperature 1 sample: the check above is not vacuous.
+    assert.notDeepEqual((await run([5, 6, 7], { maxNewTokens: 24, stopAtEos: false, temperature: 1, seed: 3, topK: 5 })).ids, greedy.ids);
+  });
+
+  it("refuses a context longer than n_positions, an empty stop string, and says how to start from nothing", async () => {
+    const refuses = (prompt: string | number[], o: GenerateOptions, message: RegExp) =>
+      assert.rejects(run(prompt, o), (e: Error) => e instanceof LowbitError && message.test(e.message), String(message));
+    await refuses([5, 6, 7], { contextLength: 100000 }, /^invalid context; expected an integer in 2\.\.64 \(n_positions\), found 100000$/);
+    await refuses([5, 6, 7], { contextLength: 65 }, /found 65$/);
+    assert.equal((await run([5, 6, 7], { contextLength: 64, maxNewTokens: 4, stopAtEos: false })).ids.length, 4); // n_positions itself is fine
+    await refuses([5, 6, 7], { stop: ["x", ""] }, /^invalid stop string; expected a non-empty string, found ""$/);
+    await refuses("", {}, /^empty prompt; expected at least one token \(for unconditional generation, start from the end-of-text token: prompt \[276\]\)$/);
+    await refuses(Array.from({ length: 60 }, () => 5), { maxNewTokens: 8 }, /found 60 \+ 8 \(shorten the prompt, lower maxNewTokens, or pass truncate: "left" to keep its last tokens\)$/);
   });
 
   it("the end-of-text token ends generation unless told otherwise", async () => {
