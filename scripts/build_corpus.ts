@@ -68,7 +68,7 @@ export function fnv1a32(s: string): number {
  * together in the top bits (brown/ca01..ca07 land at u = 0.474, 0.478, ... 0.498), so whole runs of
  * files fell into one split: it gave Moby Dick 97/25/16 documents, this 117/14/7.
  */
-function fmix32(h: number): number {
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
