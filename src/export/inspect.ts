@@ -39,7 +39,7 @@ export async function inspectModelFile(path: string, { verifyChecksum: verify = 
     `config: ${JSON.stringify(f.config)}`,
     `quantization: ${JSON.stringify(f.quantization)}`,
     `format: ${LOWBIT_ONNX_FORMAT} version ${f.formatVersion}; ${verify ? `checksum verified (${f.metadata.get(META.checksum)!.slice(0, 23)}…)` : "checksum not checked (--no-verify-checksum)"}`,
-    `tokenizer: ${f.bpe.vocab.size} tokens, ${f.bpe.merges.length} merges`,
+    `tokenizer: ${f.bpe.vocab.size} tokens, ${f.bpe.mergeIds.length / 3} merges`,
     `initializers: ${[...initTypes].map(([t, n]) => `${n} ${t}`).join(", ")}; ${(f.model.graph?.node ?? []).length} nodes`,
     "",
     table(rows),

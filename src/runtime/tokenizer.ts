@@ -200,10 +200,8 @@ export class Gpt2Tokenizer {
   private readonly specialSplit: RegExp | undefined;
   private readonly cache = new Map<string, number[]>();
 
-  private constructor(vocab: Map<string, number>, mergePairs: [string, string][]) {
-    let maxId = -1;
-    for (const id of vocab.values()) maxId = Math.max(maxId, id);
-    this.vocabSize = maxId + 1;
+  private constructor({ vocab, mergeIds, vocabSize }: BpeFiles) {
+    this.vocabSize = vocabSize;
 
     this.idBytes = new Array(this.vocabSize);
     this.specialTokens = new Map();
@@ -222,15 +220,13 @@ export class Gpt2Tokenizer {
     for (let b = 0; b < 256; b++) this.byteId[b] = vocab.get(BYTE_CHARS[b]) ?? -1;
 
     this.merges = new MergeTable(this.vocabSize);
-    this.mergedId = new Int32Array(mergePairs.length);
-    mergePairs.forEach(([a, b], rank) => {
-      // parseBpeFiles checked that both parts and their concatenation are vocab entries.
-      const left = vocab.get(a)!;
-      const right = vocab.get(b)!;
-      const merged = vocab.get(a + b)!;
-      this.merges.set(left, right, rank);
-      this.mergedId[rank] = merged;
-    });
+    // parseBpeFiles resolved each merge to ids: (merges, 3) of left, right, result.
+    const count = mergeIds.length / 3;
+    this.mergedId = new Int32Array(count);
+    for (let rank = 0; rank < count; rank++) {
+      this.merges.set(mergeIds[3 * rank], mergeIds[3 * rank + 1], rank);
+      this.mergedId[rank] = mergeIds[3 * rank + 2];
+    }
 
     if (this.specialTokens.size > 0) {
       // Longest first, so that the regex's leftmost alternative is also the longest (HF matches leftmost-longest).
@@ -246,7 +242,7 @@ export class Gpt2Tokenizer {
 
   /** From tokenizer files already parsed and validated (a lowbit ONNX file's, by parseModelFile). */
   static fromBpe(bpe: BpeFiles): Gpt2Tokenizer {
-    return new Gpt2Tokenizer(bpe.vocab, bpe.merges);
+    return new Gpt2Tokenizer(bpe);
   }
 
   encode(text: string): number[] {

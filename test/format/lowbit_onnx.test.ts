@@ -8,7 +8,9 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { readCheckpoint } from "../../src/export/checkpoint.js";
 import { exportGpt2, quantizeCheckpoint } from "../../src/export/export.js";
-import { META, parseModelFile, verifyChecksum } from "../../src/format/lowbit_onnx.js";
+import { fieldChecker, META, parseModelFile, verifyChecksum } from "../../src/format/lowbit_onnx.js";
+import { QUANT_FORMATS, type WeightBits } from "../../src/format/quant_formats.js";
+import { seededRandom } from "../../src/runtime/sampling.js";
 import { decodeModel, encodeModel, toNumber, type ModelProto } from "../../src/format/onnx_proto.js";
 import { LowbitError, loadModel } from "../../src/runtime/index.js";
 import { runCli } from "../helpers/cli.js";
@@ -21,7 +23,7 @@ const exported = exportGpt2(
 
 /** A copy of the exported model with `edit` applied to its decoded protobuf. */
 function edited(edit: (m: ModelProto, meta: Map<string, string>) => void): Uint8Array {
-  const m = decodeModel(exported, "x");
+  const m = decodeModel(new Uint8Array(exported), "x") /* a copy: initializer data are views into the bytes */;
   const meta = new Map((m.metadataProps ?? []).map((p) => [p.key!, p.value!]));
   edit(m, meta);
   m.metadataProps = [...meta].map(([key, value]) => ({ key, value }));
@@ -99,10 +101,40 @@ describe("lowbit ONNX validator", () => {
   });
 });
 
+describe("code range check", () => {
+  // The plain definition: unpack each field and compare with [−k, k].
+  const fieldsInRange = (word: number, bits: WeightBits, layout: "dq" | "nbits") => {
+    const k = QUANT_FORMATS[bits].maxCode;
+    for (let shift = 0; shift < 32; shift += bits) {
+      const field = (word >>> shift) & ((1 << bits) - 1);
+      const code = layout === "dq" ? (field << (32 - bits)) >> (32 - bits) : field - (1 << (bits - 1));
+      if (code < -k || code > k) return false;
+    }
+    return true;
+  };
+
+  it("the word-at-a-time check equals the plain definition on every byte and on random words", () => {
+    const rand = seededRandom(11);
+    for (const bits of [2, 4, 8] as const) {
+      for (const layout of ["dq", "nbits"] as const) {
+        const bad = fieldChecker(bits, layout);
+        const words = [0, 0xffffffff, 0x80000000, ...Array.from({ length: 256 }, (_, b) => (b * 0x01010101) >>> 0), ...Array.from({ length: 20000 }, () => Math.floor(rand() * 2 ** 32))];
+        for (const w of words) assert.equal(bad(w) === 0, fieldsInRange(w, bits, layout), `${layout} ${bits}-bit word 0x${w.toString(16)}`);
+      }
+    }
+  });
+
+  it("refuses a stored code outside [−k, k] wherever it lies in the tensor", () => {
+    for (const offset of [0, 1, 2, 3, 5, 1023]) {
+      refused(edited((m) => (m.graph!.initializer!.find((t) => t.name === "h.0.mlp.c_fc.weight.qweight")!.rawData![offset] = 0b10)), new RegExp(`tensor h\\.0\\.mlp\\.c_fc\\.weight\\.qweight: code out of range for 2-bit weights; expected codes in \\[-1, 1\\], found byte 2 at offset ${offset}`));
+    }
+  });
+});
+
 describe("checksum", () => {
   it("the runtime verifies what the exporter wrote, and refuses a flipped bit in a weight or the metadata", async () => {
     await verifyChecksum(parseModelFile(exported, "m.onnx"));
-    const m = decodeModel(exported, "x");
+    const m = decodeModel(new Uint8Array(exported), "x") /* a copy: initializer data are views into the bytes */;
     const codes = m.graph!.initializer!.find((t) => t.name === "h.1.attn.c_proj.weight.qweight")!;
     codes.rawData![7] ^= 0x10;
     const flipped = encodeModel(m);
@@ -121,7 +153,7 @@ describe("checksum", () => {
   });
 
   it("the CLI refuses a flipped bit in one line, and --no-verify-checksum runs the file anyway", () => {
-    const m = decodeModel(exported, "x");
+    const m = decodeModel(new Uint8Array(exported), "x") /* a copy: initializer data are views into the bytes */;
     m.graph!.initializer!.find((t) => t.name === "wpe.weight")!.rawData![40] ^= 0x01;
     const path = join(tempDir(), "flipped.onnx");
     writeFileSync(path, encodeModel(m));
