@@ -628,10 +628,10 @@ const indexEdit: Mutator = (dir, rng) => {
     case "a tensor dropped from weight_map": delete map[t]; detail = ` (${t})`; break;
     case "an entry for no tensor": map["h.99.ln_1.weight"] = shards[0]; break;
     case "metadata.total_size changed": {
-      // Informational for transformers (progress bars); a non-number is still odd.
+      // Informational for transformers (progress bars), so any count is accepted; not a count is refused.
       const v = rng.pick([0, -1, 1e15, "x"]);
       index.metadata = { ...(index.metadata ?? {}), total_size: v };
-      validity = typeof v === "number" && v >= 0 ? "may-differ" : "unknown";
+      validity = typeof v === "number" && v >= 0 ? "may-differ" : "must-refuse";
       break;
     }
     case "metadata deleted": delete index.metadata; validity = "may-differ"; break;
@@ -695,7 +695,8 @@ function qcVerdict(key: string, e: ValueEdit, q: Record<string, unknown>): Valid
     case "weight_bits": return [2, 4, 8].includes(v as number) && (v as number) > (q.weight_bits as number) ? "may-differ" : "must-refuse";
     case "embedding_bits": return q.embedding_bits !== 32 && [2, 4, 8].includes(v as number) && (v as number) > (q.embedding_bits as number) ? "may-differ" : "must-refuse";
     case "activation_bits": return v === 8 || v === 32 ? "may-differ" : "must-refuse";
-    case "group_size": return q.granularity === "module" ? "unknown" : "must-refuse";
+    // Module scales have group size 0, which is also what an absent key means; any other value contradicts them.
+    case "group_size": return q.granularity === "module" && (e.missing || v === 0) ? "may-differ" : "must-refuse";
     case "method": return e.missing || typeof v === "string" ? "may-differ" : "unknown"; // informational; the reader says "unknown"
     default: return "unknown";
   }

@@ -173,6 +173,8 @@ const ShardName = v.pipe(
   v.check((s) => /^[\w.-]+\.safetensors$/.test(s) && !s.startsWith("."), "a plain *.safetensors file name in the checkpoint directory"),
 );
 const ShardIndexSchema = v.looseObject({
+  // total_size is informational (transformers shows it in progress bars and checks nothing against it).
+  metadata: v.optional(v.looseObject({ total_size: v.optional(intIn(0, Number.MAX_SAFE_INTEGER)) }, "an object")),
   weight_map: v.record(v.string(), ShardName, "an object {tensor name: shard file}"),
 }, "an object with a weight_map");
 
