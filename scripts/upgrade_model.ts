@@ -4,12 +4,11 @@
 //
 //   npx tsx scripts/upgrade_model.ts models/quantgpt-228.onnx [-o out.onnx]   (default: in place, atomically)
 
-import { createHash } from "node:crypto";
 import { Command } from "commander";
 import { writeFileAtomic } from "../src/export/atomic_write.js";
-import { CHECKSUM_PLACEHOLDER, LOWBIT_ONNX_VERSION, META, parseModelFile, sealChecksum, verifyChecksum } from "../src/format/lowbit_onnx.js";
+import { encodeSealed } from "../src/export/export.js";
+import { LOWBIT_ONNX_VERSION, META, parseModelFile, verifyChecksum } from "../src/format/lowbit_onnx.js";
 import { readBytes } from "../src/format/node_io.js";
-import { encodeModel } from "../src/format/onnx_proto.js";
 
 const program = new Command("upgrade_model").argument("<file>").option("-o, --output <file>").parse();
 const path = program.args[0];
@@ -18,14 +17,8 @@ const f = parseModelFile(readBytes(path), path);
 if (f.formatVersion === LOWBIT_ONNX_VERSION) {
   console.log(`${path}: already version ${LOWBIT_ONNX_VERSION}`);
 } else {
-  const metadata = new Map(f.metadata);
-  metadata.set(META.formatVersion, String(LOWBIT_ONNX_VERSION));
-  metadata.delete(META.checksum);
-  metadata.set(META.checksum, CHECKSUM_PLACEHOLDER); // last, as the exporter writes it
-  f.model.metadataProps = [...metadata].map(([key, value]) => ({ key, value }));
-  const bytes = encodeModel(f.model);
-  sealChecksum(bytes, (data) => createHash("sha256").update(data).digest());
-  writeFileAtomic(out, bytes);
+  const metadata = new Map(f.metadata).set(META.formatVersion, String(LOWBIT_ONNX_VERSION));
+  writeFileAtomic(out, encodeSealed(f.model, metadata));
   // Read it back through the validating reader before calling it done.
   const check = parseModelFile(readBytes(out), out);
   await verifyChecksum(check);

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { LowbitError } from "../errors.js";
 import { isEmbeddingWeight, quantizedWeightAxes } from "../format/gpt2_config.js";
 import { CHECKSUM_PLACEHOLDER, LOWBIT_ONNX_FORMAT, LOWBIT_ONNX_VERSION, META, sealChecksum } from "../format/lowbit_onnx.js";
-import { encodeModel } from "../format/onnx_proto.js";
+import { encodeModel, type IModelProto } from "../format/onnx_proto.js";
 import {
   QUANTIZED_CHECKPOINT_FORMAT, QUANTIZED_CHECKPOINT_VERSION, checkBits, checkGroupSize,
   type FileQuantization, type Granularity, type QuantizationConfig, type WeightFormat,
@@ -103,24 +103,32 @@ export function exportGpt2(ckpt: Gpt2Checkpoint, opts: { format: WeightFormat; a
     [META.vocab]: ckpt.tokenizer.vocab,
     [META.merges]: ckpt.tokenizer.merges,
   };
-  // Written last, so that it is the file's last metadata entry; sealed below, once the bytes exist.
-  metadata[META.checksum] = CHECKSUM_PLACEHOLDER;
   const opsetImport = [{ domain: "", version: built.opset }];
   if (built.usesMicrosoftDomain) opsetImport.push({ domain: "com.microsoft", version: 1 });
-  const bytes = encodeModel({
+  const bytes = encodeSealed({
     irVersion: irVersionFor(built.opset),
     producerName: "lowbit",
     producerVersion: "0.1.0",
     opsetImport,
     graph: built.graph,
-    metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
-  });
-  sealChecksum(bytes, (data) => createHash("sha256").update(data).digest());
+  }, Object.entries(metadata));
   const report = compressionReport(ckpt, built.storedBytes, bytes.byteLength, {
     source: opts.source, quantization: fileQuant,
     tokenizerBytes: Buffer.byteLength(ckpt.tokenizer.vocab) + Buffer.byteLength(ckpt.tokenizer.merges),
   });
   return { bytes, report };
+}
+
+/**
+ * Encodes a lowbit ONNX file with `metadata` (replacing the model's own) plus lowbit.checksum, then seals the
+ * checksum in place. The checksum entry goes last, where verifyChecksum looks for it; an old one is dropped.
+ */
+export function encodeSealed(model: IModelProto, metadata: Iterable<[string, string]>): Uint8Array {
+  const entries = [...metadata].filter(([key]) => key !== META.checksum);
+  entries.push([META.checksum, CHECKSUM_PLACEHOLDER]);
+  const bytes = encodeModel({ ...model, metadataProps: entries.map(([key, value]) => ({ key, value })) });
+  sealChecksum(bytes, (data) => createHash("sha256").update(data).digest());
+  return bytes;
 }
 
 /** IR version of the ONNX release that introduced each opset we emit (18: 1.13, 21: 1.16, 25: 1.20). */

@@ -98,8 +98,7 @@ export interface LowbitModelFile {
   config: Gpt2Config;
   quantization: FileQuantization;
   weights: WeightEntry[];
-  /** The tokenizer files verbatim, and parsed (validated). */
-  tokenizer: { vocab: string; merges: string };
+  /** The tokenizer files, parsed and validated (their text is in `metadata`). */
   bpe: BpeFiles;
   initializers: Map<string, StoredInitializer>;
   /** The metadata, key by key (each key once). */
@@ -144,12 +143,11 @@ export function parseModelFile(bytes: Uint8Array, file: string): LowbitModelFile
   }
   checkManifest(weights, config, quantization, initializers, file);
 
-  const tokenizer = { vocab: text(META.vocab), merges: text(META.merges) };
-  const bpe = parseBpeFiles(tokenizer.vocab, tokenizer.merges, { vocab: `${file}: ${META.vocab}`, merges: `${file}: ${META.merges}` });
+  const bpe = parseBpeFiles(text(META.vocab), text(META.merges), { vocab: `${file}: ${META.vocab}`, merges: `${file}: ${META.merges}` });
   if (bpe.vocabSize > config.vocab_size) {
     throw new LowbitError("tokenizer is larger than the model's vocabulary", { file, expected: `ids below vocab_size ${config.vocab_size}`, found: `ids up to ${bpe.vocabSize - 1}` });
   }
-  return { file, bytes, formatVersion: Number(version), model, initializers, metadata: meta, weights, config, quantization, tokenizer, bpe };
+  return { file, bytes, formatVersion: Number(version), model, initializers, metadata: meta, weights, config, quantization, bpe };
 }
 
 /**

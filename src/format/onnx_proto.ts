@@ -8,6 +8,7 @@ import { LowbitError } from "../errors.js";
 
 export const onnx = onnxProto.onnx;
 export type ModelProto = onnxProto.onnx.ModelProto;
+export type IModelProto = onnxProto.onnx.IModelProto;
 export type TensorProto = onnxProto.onnx.ITensorProto;
 export type NodeProto = onnxProto.onnx.INodeProto;
 export type GraphProto = onnxProto.onnx.IGraphProto;

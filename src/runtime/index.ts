@@ -7,6 +7,7 @@ import type { Gpt2Config } from "../format/gpt2_config.js";
 import type { FileQuantization } from "../format/quantization.js";
 import { parseModelFile, verifyChecksum } from "../format/lowbit_onnx.js";
 import { Gpt2Executor } from "./gpt2.js";
+import { checkContextLength } from "./perplexity.js";
 import { instantiateKernels, kernelFileName, preferredVariant, type KernelVariant, type Kernels } from "./kernels.js";
 import { argmax, isSampling, penalize, Prng, sample, validateSampling, type SamplingOptions } from "./sampling.js";
 import { Gpt2Tokenizer, TextStreamDecoder } from "./tokenizer.js";
@@ -144,12 +145,8 @@ async function* generate(model: LowbitModel, prompt: string | number[], o: Gener
       expected: "at least one token", hint: eos === undefined ? undefined : `for unconditional generation, start from the end-of-text token: prompt [${eos}]`,
     });
   }
-  // The same rule as perplexity()'s context: a longer one is an error, not quietly the model's own.
-  const nPositions = model.config.n_positions;
-  const context = o.contextLength ?? nPositions;
-  if (!(Number.isInteger(context) && context >= 2 && context <= nPositions)) {
-    throw new LowbitError("invalid context", { expected: `an integer in 2..${nPositions} (n_positions)`, found: String(context) });
-  }
+  const context = o.contextLength ?? model.config.n_positions;
+  checkContextLength(context, model.config.n_positions);
   const room = context - maxNew;
   if (ids.length > room) {
     if (o.truncate !== "left" || room < 1) {

@@ -16,6 +16,13 @@ export interface PerplexityResult {
   stride: number;
 }
 
+/** The one rule for a context length, shared by perplexity() and generate(): 2..n_positions, never capped quietly. */
+export function checkContextLength(context: number, nPositions: number): void {
+  if (!(Number.isInteger(context) && context >= 2 && context <= nPositions)) {
+    throw new LowbitError("invalid context", { expected: `an integer in 2..${nPositions} (n_positions)`, found: String(context) });
+  }
+}
+
 /** −log softmax(logits)[target], in float64. */
 export function negativeLogLikelihood(logits: Float32Array, target: number): number {
   let max = -Infinity;
@@ -29,9 +36,7 @@ export function perplexity(executor: Gpt2Executor, tokens: ArrayLike<number>, op
   const nPositions = executor.config.n_positions;
   const context = options.context ?? nPositions;
   const stride = options.stride ?? context;
-  if (!(Number.isInteger(context) && context >= 2 && context <= nPositions)) {
-    throw new LowbitError("invalid context", { expected: `an integer in 2..${nPositions} (n_positions)`, found: String(context) });
-  }
+  checkContextLength(context, nPositions);
   if (!(Number.isInteger(stride) && stride >= 1 && stride <= context)) {
     throw new LowbitError("invalid stride", { expected: `an integer in 1..${context} (the context)`, found: String(stride) });
   }
