@@ -6,7 +6,7 @@
 //   headF32:   logits[v] = Σ_c x[c] · W[v, c]                              (fp32 embedding)
 //
 // headQ's f32 order (logit = 0, then logit + (f32(Σ) · step) · sx group by group) is repeated by
-// src/reference/gpt2.ts: change both or neither.
+// src/reference/common.ts: change both or neither.
 //
 // Letters: V vocabulary rows, C features per row, G features per scale group.
 

@@ -9,7 +9,8 @@ import * as ops from "./ops";
 export { quantizeBlock, quantizeActivationRow } from "./quantize";
 export { matmulQRef, matmulF32Ref, matmulQf32 } from "./matmul";
 export { headQRef, headF32Ref, headQf32, embedRow } from "./head";
-export { attentionRef, layerNorm, gelu, addInPlace, quantizeActivationRows, argmax } from "./ops";
+export { attendRef, attentionRef, layerNorm, gelu, geluErf, addInPlace, quantizeActivationRows, argmax } from "./ops";
+export { erf } from "./erf";
 
 export function matmulQ(xq: usize, sx: usize, T: i32, K: i32, N: i32, w: usize, bits: i32, scale: usize, groupSize: i32, bias: usize, out: usize, acc: usize, perm: usize): void {
   if (ASC_FEATURE_SIMD) mm.matmulQ(xq, sx, T, K, N, w, bits, scale, groupSize, bias, out, acc, perm);
@@ -29,6 +30,11 @@ export function headQ(xq: usize, sx: f32, V: i32, C: i32, w: usize, bits: i32, s
 export function headF32(x: usize, V: i32, C: i32, w: usize, out: usize): void {
   if (ASC_FEATURE_SIMD) hd.headF32(x, V, C, w, out);
   else hd.headF32Ref(x, V, C, w, out);
+}
+
+export function attend(q: usize, qStride: i32, T: i32, C: i32, NH: i32, kc: usize, vc: usize, S: i32, causal: i32, out: usize, scores: usize): void {
+  if (ASC_FEATURE_SIMD) ops.attend(q, qStride, T, C, NH, kc, vc, S, causal, out, scores);
+  else ops.attendRef(q, qStride, T, C, NH, kc, vc, S, causal, out, scores);
 }
 
 export function attention(qkv: usize, T: i32, C: i32, NH: i32, kc: usize, vc: usize, P: i32, out: usize, scores: usize): void {

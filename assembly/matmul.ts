@@ -15,7 +15,7 @@ import { field2, field4, scaleAt, unpackCode } from "./packed";
 //
 // xq (T, K) int8 and sx (T) come from quantizeActivationRows; step is one f32 (module) or (⌈K/G⌉, N).
 // The epilogue's f32 order — out = bias, then out = out + (f32(Σ) · step) · sx group by group — is part of
-// the contract with src/reference/gpt2.ts, which repeats it: change both or neither.
+// the contract with src/reference/common.ts, which repeats it: change both or neither.
 
 /** Scalar reference. acc: i32 scratch of N. */
 export function matmulQRef(xq: usize, sx: usize, T: i32, K: i32, N: i32, w: usize, bits: i32, scale: usize, groupSize: i32, bias: usize, out: usize, acc: usize): void {

@@ -1,16 +1,25 @@
-// The rest of a GPT-2 block: LayerNorm, GELU (tanh form), residual adds, causal attention over the KV
-// cache, per-token activation quantization, and argmax. Attention has a SIMD version beside its scalar
-// reference; the others are cheap next to the matrix products and stay scalar in both builds.
+// The rest of a GPT-2 or BART block: LayerNorm, GELU (tanh form and exact erf form), residual adds,
+// attention (causal over the KV cache, or over all rows for BART's encoder and cross-attention), per-token
+// activation quantization, and argmax. Attention has a SIMD version beside its scalar reference; the
+// others are cheap next to the matrix products and stay scalar in both builds.
 //
-// Every f32 these kernels produce is computed in an order written down here, and src/reference/gpt2.ts
-// computes the same f32 operations in the same order (see its header for why: a one-ulp difference
-// upstream of a per-token int8 quantizer can flip a code, and the flip cascades). Keep the two in step:
+// Every f32 these kernels produce is computed in an order written down here, and src/reference/ computes
+// the same f32 operations in the same order (see src/reference/common.ts's header for why: a one-ulp
+// difference upstream of a per-token int8 quantizer can flip a code, and the flip cascades). Keep them in step:
 //   layerNorm  mean and variance in f64 over the f32 inputs in c order, eps as the config's f64,
 //              out = f32((x − mean) · (1 / √(var + eps)) · gain + bias) evaluated in f64;
 //   gelu       f32(0.5 · v · (1 + tanh(√(2/π) · (v + 0.044715 · v · v · v)))) in f64;
-//   attention  see the banner above attentionRef.
+//   geluErf    f32(0.5 · v · (1 + erf(v · 0.7071067811865476))) in f64 from v = f64(x), evaluated left to
+//              right, 0.7071067811865476 being 1/√2 rounded to f64, erf assembly/erf.ts's (mirrored by
+//              src/reference/erf.ts, bit for bit: no libm call in it);
+//   attend     see the banner above attendRef.
 //
-// Letters: T new tokens, P cached tokens before them, C width, NH heads, HS = C / NH head size.
+// Letters: T new tokens, P cached tokens before them, S cache rows attended to, C width, NH heads,
+// HS = C / NH head size.
+
+import { erf } from "./erf";
+
+const SQRT1_2: f64 = 0.7071067811865476; // 1/√2 rounded to f64, as src/reference/erf.ts
 
 /**
  * out (T, C) = LayerNorm(x (T, C)) · gain + bias, mean and variance in f64 as the reference takes them.
@@ -45,6 +54,19 @@ export function gelu(x: usize, n: i32): void {
     const p = x + (<usize>i << 2);
     const v = <f64>load<f32>(p);
     store<f32>(p, <f32>(0.5 * v * (1 + Math.tanh(k * (v + 0.044715 * v * v * v)))));
+  }
+}
+
+/**
+ * Exact GELU in place (BART's "gelu", torch's default): 0.5 x (1 + erf(x / √2)), in the order of the
+ * banner. For very negative x, 1 + erf cancels (a multiple of 2⁻⁵³ near −1): the absolute error stays
+ * under |x| · 2⁻⁵³, and below x ≈ −8.35 (true value > −3e-16) the output is −0.
+ */
+export function geluErf(x: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const p = x + (<usize>i << 2);
+    const v = <f64>load<f32>(p);
+    store<f32>(p, <f32>(0.5 * v * (1 + erf(v * SQRT1_2))));
   }
 }
 
@@ -97,11 +119,18 @@ export function argmax(x: usize, n: i32): i32 {
 
 // ─── attention ──────────────────────────────────────────────────────────────────────────────────
 //
-// qkv (T, 3C): the c_attn output of the T new tokens (queries, keys, values side by side). The caller has
-// appended their keys and values to kc/vc (capacity rows of C), so the cache holds P + T rows. Token t
-// (absolute position P + t) attends to cache rows 0..P+t. out (T, C); scores: scratch of P + T floats.
+// attend: T query rows against S cached key/value rows, for every attention a GPT-2 or BART block has.
+//   q      T rows, row t at q + t·qStride floats, head h its floats [h·HS, (h+1)·HS): qStride = 3C when q
+//          is the first third of a fused c_attn output (GPT-2), C for a separate q_proj output (BART);
+//   kc/vc  S rows of C floats each, head h of row s at s·C + h·HS;
+//   causal ≠ 0: the last T cache rows are these T tokens' own, so token t attends to rows 0 .. S−T+t
+//          (decoder self-attention; needs S ≥ T); causal = 0: every token attends to all S rows (the
+//          encoder's self-attention, cross-attention; needs S ≥ 1);
+//   out (T, C); scores: scratch of S floats.
+// attention (GPT-2) is attend with qStride = 3C, S = P + T, causal = 1: qkv (T, 3C) is c_attn's output for
+// the T new tokens, and the caller has appended their keys and values to the P cached rows.
 //
-// The f32 order, the same in both versions and in src/reference/gpt2.ts (so all three agree bit for bit):
+// The f32 order, the same in both versions and in src/reference/common.ts (so all three agree bit for bit):
 //   q·k    four running f32 sums over d ≡ 0, 1, 2, 3 (mod 4) for d < HS4 = HS − HS mod 4 (the SIMD lanes),
 //          added as ((p0 + p1) + p2) + p3, then the tail d ≥ HS4 one by one; score = dot / f32(√HS);
 //   softmax  e = f32(exp(f64(score − max))) (the subtraction in f32), sum = Σ f64(e) in f64 in position
@@ -128,22 +157,22 @@ function dotQKRef(q: usize, k: usize, HS: i32): f32 {
   return dot;
 }
 
-export function attentionRef(qkv: usize, T: i32, C: i32, NH: i32, kc: usize, vc: usize, P: i32, out: usize, scores: usize): void {
+export function attendRef(q: usize, qStride: i32, T: i32, C: i32, NH: i32, kc: usize, vc: usize, S: i32, causal: i32, out: usize, scores: usize): void {
   const HS = C / NH;
   const scale = <f32>Math.sqrt(<f64>HS);
   for (let t = 0; t < T; t++) {
-    const S = P + t + 1;
+    const n = causal != 0 ? S - T + t + 1 : S; // rows this token sees
     for (let h = 0; h < NH; h++) {
-      const q = qkv + ((<usize>t * <usize>(3 * C) + <usize>(h * HS)) << 2);
-      for (let s = 0; s < S; s++) {
+      const qh = q + ((<usize>t * <usize>qStride + <usize>(h * HS)) << 2);
+      for (let s = 0; s < n; s++) {
         const k = kc + ((<usize>s * <usize>C + <usize>(h * HS)) << 2);
-        store<f32>(scores + (<usize>s << 2), dotQKRef(q, k, HS) / scale);
+        store<f32>(scores + (<usize>s << 2), dotQKRef(qh, k, HS) / scale);
       }
-      softmax(scores, S);
+      softmax(scores, n);
       const o = out + ((<usize>t * <usize>C + <usize>(h * HS)) << 2);
       for (let d = 0; d < HS; d++) {
         let acc: f32 = 0;
-        for (let s = 0; s < S; s++) acc += load<f32>(scores + (<usize>s << 2)) * load<f32>(vc + ((<usize>s * <usize>C + <usize>(h * HS + d)) << 2));
+        for (let s = 0; s < n; s++) acc += load<f32>(scores + (<usize>s << 2)) * load<f32>(vc + ((<usize>s * <usize>C + <usize>(h * HS + d)) << 2));
         store<f32>(o + (<usize>d << 2), acc);
       }
     }
@@ -151,39 +180,72 @@ export function attentionRef(qkv: usize, T: i32, C: i32, NH: i32, kc: usize, vc:
 }
 
 /**
- * SIMD attention for head sizes divisible by 4 (others take the reference): q·k in four lane sums, then
- * the weighted sum of values with lanes over the head's dimensions, both in the order above, so it
- * equals attentionRef bit for bit (WASM SIMD128 has no fused multiply-add).
+ * SIMD attend for head sizes divisible by 4 (others take the reference): q·k in four lane sums, then the
+ * weighted sum of values with lanes over the head's dimensions, 16 at a time where it can (four independent
+ * accumulators, each lane still one running sum in position order), both in the order above, so it equals
+ * attendRef bit for bit (WASM SIMD128 has no fused multiply-add).
  */
-export function attention(qkv: usize, T: i32, C: i32, NH: i32, kc: usize, vc: usize, P: i32, out: usize, scores: usize): void {
+export function attend(q: usize, qStride: i32, T: i32, C: i32, NH: i32, kc: usize, vc: usize, S: i32, causal: i32, out: usize, scores: usize): void {
   const HS = C / NH;
   if (HS % 4 != 0) {
-    attentionRef(qkv, T, C, NH, kc, vc, P, out, scores);
+    attendRef(q, qStride, T, C, NH, kc, vc, S, causal, out, scores);
     return;
   }
   const scale = <f32>Math.sqrt(<f64>HS);
+  const rowBytes = <usize>C << 2;
   for (let t = 0; t < T; t++) {
-    const S = P + t + 1;
+    const n = causal != 0 ? S - T + t + 1 : S;
     for (let h = 0; h < NH; h++) {
-      const q = qkv + ((<usize>t * <usize>(3 * C) + <usize>(h * HS)) << 2);
-      for (let s = 0; s < S; s++) {
+      const qh = q + ((<usize>t * <usize>qStride + <usize>(h * HS)) << 2);
+      for (let s = 0; s < n; s++) {
         const k = kc + ((<usize>s * <usize>C + <usize>(h * HS)) << 2);
         let acc = f32x4.splat(0);
-        for (let d = 0; d < HS; d += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(q + (<usize>d << 2)), v128.load(k + (<usize>d << 2))));
+        for (let d = 0; d < HS; d += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(qh + (<usize>d << 2)), v128.load(k + (<usize>d << 2))));
         const dot = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
         store<f32>(scores + (<usize>s << 2), dot / scale);
       }
-      softmax(scores, S);
+      softmax(scores, n);
       const o = out + ((<usize>t * <usize>C + <usize>(h * HS)) << 2);
-      for (let d = 0; d < HS; d += 4) {
+      const v0 = vc + (<usize>(h * HS) << 2);
+      let d = 0;
+      for (; d + 16 <= HS; d += 16) {
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+        let v = v0 + (<usize>d << 2);
+        for (let s = 0; s < n; s++) {
+          const p = f32x4.splat(load<f32>(scores + (<usize>s << 2)));
+          a0 = f32x4.add(a0, f32x4.mul(p, v128.load(v)));
+          a1 = f32x4.add(a1, f32x4.mul(p, v128.load(v, 16)));
+          a2 = f32x4.add(a2, f32x4.mul(p, v128.load(v, 32)));
+          a3 = f32x4.add(a3, f32x4.mul(p, v128.load(v, 48)));
+          v += rowBytes;
+        }
+        const od = o + (<usize>d << 2);
+        v128.store(od, a0);
+        v128.store(od, a1, 16);
+        v128.store(od, a2, 32);
+        v128.store(od, a3, 48);
+      }
+      for (; d < HS; d += 4) {
         let acc = f32x4.splat(0);
-        for (let s = 0; s < S; s++) {
-          acc = f32x4.add(acc, f32x4.mul(f32x4.splat(load<f32>(scores + (<usize>s << 2))), v128.load(vc + ((<usize>s * <usize>C + <usize>(h * HS + d)) << 2))));
+        let v = v0 + (<usize>d << 2);
+        for (let s = 0; s < n; s++) {
+          acc = f32x4.add(acc, f32x4.mul(f32x4.splat(load<f32>(scores + (<usize>s << 2))), v128.load(v)));
+          v += rowBytes;
         }
         v128.store(o + (<usize>d << 2), acc);
       }
     }
   }
+}
+
+/** GPT-2's causal attention: attendRef over qkv (T, 3C) and P + T cache rows (the banner above). */
+export function attentionRef(qkv: usize, T: i32, C: i32, NH: i32, kc: usize, vc: usize, P: i32, out: usize, scores: usize): void {
+  attendRef(qkv, 3 * C, T, C, NH, kc, vc, P + T, 1, out, scores);
+}
+
+/** GPT-2's causal attention: attend over qkv (T, 3C) and P + T cache rows (the banner above). */
+export function attention(qkv: usize, T: i32, C: i32, NH: i32, kc: usize, vc: usize, P: i32, out: usize, scores: usize): void {
+  attend(qkv, 3 * C, T, C, NH, kc, vc, P + T, 1, out, scores);
 }
 
 /** In-place softmax of n floats, in the order of the banner above. */

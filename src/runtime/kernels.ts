@@ -22,7 +22,7 @@ export function kernelFileName(variant: KernelVariant): string {
 
 type Ptr = number;
 
-/** The module's exports (assembly/index.ts). Shapes are documented there. */
+/** The module's exports (assembly/index.ts). Shapes are documented there (assembly/ops.ts for the block ops). */
 export interface KernelExports {
   memory: WebAssembly.Memory;
   allocate(bytes: number): Ptr;
@@ -41,10 +41,24 @@ export interface KernelExports {
   headQf32(x: Ptr, V: number, C: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, out: Ptr): void;
   headF32(x: Ptr, V: number, C: number, w: Ptr, out: Ptr): void;
   headF32Ref(x: Ptr, V: number, C: number, w: Ptr, out: Ptr): void;
-  /** eps is an f64 (the config's value as is): src/reference/gpt2.ts uses the same. */
+  /** eps is an f64 (the config's value as is): src/reference/common.ts uses the same. */
   layerNorm(x: Ptr, T: number, C: number, gain: Ptr, bias: Ptr, eps: number, out: Ptr): void;
+  /** GPT-2's tanh GELU in place over n floats. */
   gelu(x: Ptr, n: number): void;
+  /** Exact GELU 0.5 v (1 + erf(v / √2)) in place over n floats (BART's "gelu"); src/reference/erf.ts's geluErf bit for bit. */
+  geluErf(x: Ptr, n: number): void;
+  /** erf of an f64 (assembly/erf.ts), exported for tests: equal bit for bit to src/reference/erf.ts's erf. */
+  erf(x: number): number;
   addInPlace(dst: Ptr, src: Ptr, n: number): void;
+  /**
+   * Attention of T query rows over S cached rows. q: T rows, row t at q + 4·t·qStride bytes (qStride = 3C for
+   * GPT-2's fused qkv, C for a separate query); kc, vc (≥ S, C); out (T, C); scores: S floats of scratch.
+   * HS = C / NH. causal ≠ 0: the last T cache rows are the T queries' own and token t sees rows 0..S−T+t
+   * (needs S ≥ T); causal = 0: every token sees all S rows (encoder self-attention, cross-attention).
+   */
+  attend(q: Ptr, qStride: number, T: number, C: number, NH: number, kc: Ptr, vc: Ptr, S: number, causal: number, out: Ptr, scores: Ptr): void;
+  attendRef(q: Ptr, qStride: number, T: number, C: number, NH: number, kc: Ptr, vc: Ptr, S: number, causal: number, out: Ptr, scores: Ptr): void;
+  /** GPT-2's causal attention: attend(qkv, 3C, T, C, NH, kc, vc, P + T, 1, out, scores); qkv (T, 3C), kc/vc hold P + T rows. */
   attention(qkv: Ptr, T: number, C: number, NH: number, kc: Ptr, vc: Ptr, P: number, out: Ptr, scores: Ptr): void;
   attentionRef(qkv: Ptr, T: number, C: number, NH: number, kc: Ptr, vc: Ptr, P: number, out: Ptr, scores: Ptr): void;
   argmax(x: Ptr, n: number): number;
