@@ -1,6 +1,8 @@
-// GPT-2's byte-level BPE tokenizer, read from vocab.json + merges.txt, giving the same ids as Hugging Face's
-// `tokenizers` (the Rust library behind GPT2TokenizerFast). No Node built-ins: the same code runs in browsers.
-// It is not a general tokenizer.json reader: no normalizers, no other pre-tokenizers, no post-processors.
+// The byte-level BPE tokenizer of both model families, GPT-2 and BART, read from vocab.json + merges.txt,
+// giving the same ids as Hugging Face's `tokenizers` (the Rust library behind GPT2TokenizerFast and
+// BartTokenizerFast) with each family's tokenizer.json. No Node built-ins: the same code runs in browsers.
+// It is not a general tokenizer.json reader: it knows exactly these two pipelines, and which one applies
+// follows from vocab.json (src/format/bpe_files.ts decides the special tokens; see its header).
 //
 // Why hand-written rather than the npm package @huggingface/tokenizers 0.2.0 (pure JS; evaluated in a
 // scratch folder, not a dependency), measured on this 2-core AMD EPYC with Node 20:
@@ -13,8 +15,10 @@
 //     (see point 2 below); and its decode() throws on an empty id list.
 //
 // What "the same ids as Hugging Face" takes, and where each piece comes from:
-//   1. special tokens (vocab entries spelled <|...|>) are cut out of the raw text first, leftmost-longest,
-//      and emitted as their one id (HF's AddedVocabulary, which GPT-2's tokenizer.json enables by default);
+//   1. special tokens (GPT-2: vocab entries spelled <|...|>; BART: <s> <pad> </s> <unk> <mask>) are cut out
+//      of the raw text first, leftmost-longest, and emitted as their one id (HF's AddedVocabulary, which
+//      both tokenizer.json files fill). BART's <mask> has lstrip: it also takes the White_Space before it
+//      (Rust's char::is_whitespace), back to the end of the previous special token at most;
 //   2. each remaining span is split by GPT-2's regex; `\s` is written \p{White_Space} because the Rust
 //      library compiles the pattern with Oniguruma, whose Unicode `\s` is White_Space (it has U+0085 and
 //      lacks U+FEFF, where JS `\s` is the other way round). Derived from Oniguruma's definition of `\s`;
@@ -22,11 +26,19 @@
 //   3. each piece's UTF-8 bytes start as one symbol per byte (the vocab's bytes_to_unicode spelling);
 //   4. merges apply lowest rank first, ties to the leftmost pair, one pair at a time (HF's BPE::merge_word
 //      heap). With a merge list that a BPE trainer wrote this equals the original "merge every occurrence
-//      of the best bigram" loop in OpenAI's encoder.py.
-// No prefix space is added, and decode() keeps special tokens (as transformers' decode does by default).
+//      of the best bigram" loop in OpenAI's encoder.py;
+//   5. BART only: the ids are wrapped as <s> ... </s> (RoBERTa's post-processor; GPT-2's adds nothing),
+//      unless encode() is told addSpecialTokens: false, as transformers' is.
+// Neither family adds a prefix space. decode() keeps special tokens unless told skipSpecialTokens (as
+// transformers' decode does; BART's summaries are decoded with skip_special_tokens=True), and can apply
+// transformers' clean_up_tokenization (off by default, as in transformers 5 unless tokenizer_config.json
+// asks for it).
+//
+// Checked against HF-made ids: test/fixtures/tokenizer_cases.json (GPT-2) and bart_tokenizer_cases.json
+// (BART's pipeline on a BART-layout vocab built from GPT-2's BPE), in test/runtime/tokenizer*.test.ts.
 
 import { LowbitError } from "../errors.js";
-import { BYTE_CHARS, parseBpeFiles, SPECIAL_TOKEN, type BpeFiles } from "../format/bpe_files.js";
+import { BART_SPECIAL_TOKENS, BYTE_CHARS, parseBpeFiles, type BpeFiles } from "../format/bpe_files.js";
 
 // ---------------------------------------------------------------------------------------------------------
 // Byte <-> unicode spelling of GPT-2's vocab (bytes_to_unicode, in src/format/bpe_files.ts)
@@ -44,6 +56,8 @@ BYTE_CHARS.forEach((c, b) => (CHAR_TO_BYTE[c.charCodeAt(0)] = b));
 const GPT2_SPLIT =
   /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\p{White_Space}\p{L}\p{N}]+|\p{White_Space}+(?!\P{White_Space})|\p{White_Space}+/gu;
 
+/** Rust's char::is_whitespace, which HF's lstrip uses. Every White_Space character is in the BMP. */
+const WHITE_SPACE_CHAR = /^\p{White_Space}$/u;
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -183,38 +197,62 @@ const CACHE_MAX_ENTRIES = 100_000;
 /** Longer pre-tokens (runs of spaces, long numbers, pasted blobs) are rarely repeated: not cached. */
 const CACHE_MAX_WORD_CHARS = 64;
 
-const EOS = "<|endoftext|>";
+export interface EncodeOptions {
+  /** Wrap the ids in the family's special tokens (BART: <s> ... </s>; GPT-2: none). Default true, as in transformers. */
+  addSpecialTokens?: boolean;
+}
 
-export class Gpt2Tokenizer {
-  /** One past the largest id in vocab.json (50257 for GPT-2). */
+export interface DecodeOptions {
+  /** Leave out the special tokens (transformers' skip_special_tokens). Default false. */
+  skipSpecialTokens?: boolean;
+  /**
+   * transformers' clean_up_tokenization: " ." -> ".", " n't" -> "n't" and the like. Default false, as in
+   * transformers 5 unless the checkpoint's tokenizer_config.json sets clean_up_tokenization_spaces.
+   */
+  cleanUpTokenizationSpaces?: boolean;
+}
+
+export class BpeTokenizer {
+  /** One past the largest id in vocab.json (50257 for GPT-2, 50265 for BART). */
   readonly vocabSize: number;
-  /** Special tokens and their ids: every vocab entry spelled <|...|>, e.g. "<|endoftext|>" -> 50256. */
+  /** Which family's special tokens and pipeline the vocab follows (src/format/bpe_files.ts). */
+  readonly layout: BpeFiles["layout"];
+  /** Special tokens and their ids: GPT-2's <|...|> entries ("<|endoftext|>" -> 50256), or BART's five. */
   readonly specialTokens: Map<string, number>;
-  /** Id of "<|endoftext|>", where the vocab has it. */
+  /** transformers' special token ids, where the vocab has them (GPT-2: bos = eos = unk = <|endoftext|>). */
+  readonly bosTokenId: number | undefined;
   readonly eosTokenId: number | undefined;
+  readonly padTokenId: number | undefined;
+  readonly unkTokenId: number | undefined;
+  readonly maskTokenId: number | undefined;
 
   private readonly idBytes: (Uint8Array | undefined)[]; // (vocabSize) UTF-8 bytes of each id; holes = unused ids
+  private readonly specialIds: Set<number>;
   private readonly byteId: Int32Array; // (256) id of the single-byte token; -1 if the vocab lacks it
   private readonly merges: MergeTable;
   private readonly mergedId: Int32Array; // (merges) id that merge number `rank` produces
   private readonly specialSplit: RegExp | undefined;
+  private readonly lstripTokens: Set<string>; // special tokens that absorb the whitespace before them
+  private readonly wrap: [number, number] | undefined; // ids put before and after a text by encode()
   private readonly cache = new Map<string, number[]>();
 
-  private constructor({ vocab, mergeIds, vocabSize }: BpeFiles) {
+  private constructor(bpe: BpeFiles) {
+    const { vocab, mergeIds, vocabSize } = bpe;
     this.vocabSize = vocabSize;
+    this.layout = bpe.layout;
+    this.specialTokens = bpe.specialTokens;
+    this.specialIds = new Set(bpe.specialTokens.values());
+    this.bosTokenId = bpe.bosTokenId;
+    this.eosTokenId = bpe.eosTokenId;
+    this.padTokenId = bpe.padTokenId;
+    this.unkTokenId = bpe.unkTokenId;
+    this.maskTokenId = bpe.maskTokenId;
 
     this.idBytes = new Array(this.vocabSize);
-    this.specialTokens = new Map();
     const utf8 = new TextEncoder();
     for (const [token, id] of vocab) {
-      if (SPECIAL_TOKEN.test(token)) {
-        this.specialTokens.set(token, id);
-        this.idBytes[id] = utf8.encode(token);
-      } else {
-        this.idBytes[id] = tokenStringBytes(token, utf8);
-      }
+      this.idBytes[id] = this.specialIds.has(id) ? utf8.encode(token) : tokenStringBytes(token, utf8);
     }
-    this.eosTokenId = this.specialTokens.get(EOS);
 
     this.byteId = new Int32Array(256).fill(-1);
     for (let b = 0; b < 256; b++) this.byteId[b] = vocab.get(BYTE_CHARS[b]) ?? -1;
@@ -233,34 +271,53 @@ export class Gpt2Tokenizer {
       const alternatives = [...this.specialTokens.keys()].sort((x, y) => y.length - x.length).map(escapeRegExp);
       this.specialSplit = new RegExp(alternatives.join("|"), "g");
     }
+    // BART's tokenizer.json: <mask> is an AddedToken with lstrip=true, and RobertaProcessing wraps with <s>, </s>.
+    this.lstripTokens = new Set(bpe.layout === "bart" ? [BART_SPECIAL_TOKENS.mask] : []);
+    this.wrap = bpe.layout === "bart" ? [bpe.bosTokenId as number, bpe.eosTokenId as number] : undefined;
   }
 
   /** Reads the text of vocab.json ({token: id}) and merges.txt (one "left right" pair a line, an optional #version line first). */
-  static fromFiles(vocabJson: string, mergesTxt: string, where = { vocab: "vocab.json", merges: "merges.txt" }): Gpt2Tokenizer {
-    return Gpt2Tokenizer.fromBpe(parseBpeFiles(vocabJson, mergesTxt, where));
+  static fromFiles(vocabJson: string, mergesTxt: string, where = { vocab: "vocab.json", merges: "merges.txt" }): BpeTokenizer {
+    return BpeTokenizer.fromBpe(parseBpeFiles(vocabJson, mergesTxt, where));
   }
 
   /** From tokenizer files already parsed and validated (a lowbit ONNX file's, by parseModelFile). */
-  static fromBpe(bpe: BpeFiles): Gpt2Tokenizer {
-    return new Gpt2Tokenizer(bpe);
+  static fromBpe(bpe: BpeFiles): BpeTokenizer {
+    return new BpeTokenizer(bpe);
   }
 
-  encode(text: string): number[] {
+  /** Whether id is one of the special tokens (what decode's skipSpecialTokens leaves out). */
+  isSpecial(id: number): boolean {
+    return this.specialIds.has(id);
+  }
+
+  encode(text: string, options?: EncodeOptions): number[] {
     const ids: number[] = [];
+    const wrap = options?.addSpecialTokens === false ? undefined : this.wrap;
+    if (wrap !== undefined) ids.push(wrap[0]);
     if (this.specialSplit === undefined) {
       this.encodeOrdinary(text, ids);
-      return ids;
+    } else {
+      this.encodeWithSpecials(text, this.specialSplit, ids);
     }
-    const split = this.specialSplit;
+    if (wrap !== undefined) ids.push(wrap[1]);
+    return ids;
+  }
+
+  /** Cuts the special tokens out first (leftmost-longest), then BPE on the spans between them. */
+  private encodeWithSpecials(text: string, split: RegExp, ids: number[]): void {
     split.lastIndex = 0;
-    let start = 0;
+    let start = 0; // end of the previous special token: an lstrip never reaches back past it, as in HF
     for (let m = split.exec(text); m !== null; m = split.exec(text)) {
-      if (m.index > start) this.encodeOrdinary(text.slice(start, m.index), ids);
+      let end = m.index;
+      if (this.lstripTokens.has(m[0])) {
+        while (end > start && WHITE_SPACE_CHAR.test(text[end - 1])) end--;
+      }
+      if (end > start) this.encodeOrdinary(text.slice(start, end), ids);
       ids.push(this.specialTokens.get(m[0]) as number);
       start = m.index + m[0].length;
     }
     if (start < text.length) this.encodeOrdinary(start === 0 ? text : text.slice(start), ids);
-    return ids;
   }
 
   /** Appends the ids of a span that holds no special token. */
@@ -308,18 +365,34 @@ export class Gpt2Tokenizer {
   }
 
   /** Text of ids; bytes that are not valid UTF-8 decode to U+FFFD, as HF's from_utf8_lossy does. */
-  decode(ids: number[]): string {
+  decode(ids: readonly number[], options?: DecodeOptions): string {
+    const skip = options?.skipSpecialTokens === true;
     let length = 0;
-    for (const id of ids) length += this.bytesOf(id).length;
+    for (const id of ids) {
+      const bytes = this.bytesOf(id); // checks every id, skipped or not
+      if (!(skip && this.specialIds.has(id))) length += bytes.length;
+    }
     const all = new Uint8Array(length);
     let offset = 0;
     for (const id of ids) {
+      if (skip && this.specialIds.has(id)) continue;
       const bytes = this.bytesOf(id);
       all.set(bytes, offset);
       offset += bytes.length;
     }
-    return newUtf8Decoder().decode(all);
+    const text = newUtf8Decoder().decode(all);
+    return options?.cleanUpTokenizationSpaces === true ? cleanUpTokenization(text) : text;
   }
+}
+
+/** The old name, from when GPT-2 was the only family. */
+export { BpeTokenizer as Gpt2Tokenizer };
+
+/** transformers' clean_up_tokenization (tokenization_utils_base.py): the same replacements in the same order. */
+function cleanUpTokenization(text: string): string {
+  return text
+    .replaceAll(" .", ".").replaceAll(" ?", "?").replaceAll(" !", "!").replaceAll(" ,", ",").replaceAll(" ' ", "'")
+    .replaceAll(" n't", "n't").replaceAll(" 'm", "'m").replaceAll(" 's", "'s").replaceAll(" 've", "'ve").replaceAll(" 're", "'re");
 }
 
 /**
@@ -327,15 +400,19 @@ export class Gpt2Tokenizer {
  * (emoji, CJK) is held back until its last byte arrives, instead of coming out as U+FFFD.
  */
 export class TextStreamDecoder {
-  private readonly tokenizer: Gpt2Tokenizer;
+  private readonly tokenizer: BpeTokenizer;
+  private readonly skipSpecialTokens: boolean;
   private decoder = newUtf8Decoder();
 
-  constructor(tokenizer: Gpt2Tokenizer) {
+  /** skipSpecialTokens: special tokens give "" (as decode's option); by default they give their text. */
+  constructor(tokenizer: BpeTokenizer, options: { skipSpecialTokens?: boolean } = {}) {
     this.tokenizer = tokenizer;
+    this.skipSpecialTokens = options.skipSpecialTokens ?? false;
   }
 
   /** The text that id completes; "" while a character is still incomplete. */
   push(id: number): string {
+    if (this.skipSpecialTokens && this.tokenizer.isSpecial(id)) return "";
     return this.decoder.decode(this.tokenizer.tokenBytes(id), { stream: true });
   }
 
