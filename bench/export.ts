@@ -14,7 +14,7 @@ import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
-import { readCheckpoint } from "../src/export/checkpoint.js";
+import { readGpt2Checkpoint } from "../src/export/checkpoint.js";
 import { exportGpt2, quantizeCheckpoint } from "../src/export/export.js";
 import type { ClipMethod } from "../src/export/quantize.js";
 import type { Granularity } from "../src/format/quantization.js";
@@ -51,7 +51,7 @@ interface ChildResult {
 /** One export, timed phase by phase, in this process. */
 function runChild(checkpoint: string, { bits, granularity, groupSize, clip }: Setting, out: string): ChildResult {
   const t0 = performance.now();
-  let ckpt = readCheckpoint(checkpoint);
+  let ckpt = readGpt2Checkpoint(checkpoint);
   const t1 = performance.now();
   if (bits !== 32) {
     ckpt = quantizeCheckpoint(ckpt, { weightBits: bits, embeddingBits: bits, activationBits: 8, granularity, groupSize, clip });

@@ -14,7 +14,7 @@ import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
-import { readCheckpoint } from "../src/export/checkpoint.js";
+import { readGpt2Checkpoint } from "../src/export/checkpoint.js";
 import { exportGpt2, quantizeCheckpoint } from "../src/export/export.js";
 import { parseStoredGpt2Config } from "../src/format/gpt2_config.js";
 import { META, parseModelFile, verifyChecksum } from "../src/format/lowbit_onnx.js";
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     console.error(`making ${o.checkpoint} (GPT-2 124M shape, random weights)`);
     makeRandomGpt2(o.checkpoint, GPT2_124M);
   }
-  const q = quantizeCheckpoint(readCheckpoint(o.checkpoint), { weightBits: 2, embeddingBits: 2, activationBits: 8, granularity: "module", groupSize: 0, clip: "maxabs" });
+  const q = quantizeCheckpoint(readGpt2Checkpoint(o.checkpoint), { weightBits: 2, embeddingBits: 2, activationBits: 8, granularity: "module", groupSize: 0, clip: "maxabs" });
   const big = exportGpt2(q, { format: "dq", activationBits: 8, source: o.checkpoint }).bytes;
   const rows = [
     await measure("models/quantgpt-228.onnx", new Uint8Array(readFileSync(join(ROOT, "models", "quantgpt-228.onnx"))), o.runs),

@@ -14,10 +14,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
-import { readCheckpoint } from "../src/export/checkpoint.js";
+import { readGpt2Checkpoint } from "../src/export/checkpoint.js";
 import { exportGpt2 } from "../src/export/export.js";
 import { writeFileAtomic } from "../src/export/atomic_write.js";
-import { loadModel } from "../src/runtime/index.js";
+import { loadGpt2Model } from "../src/runtime/index.js";
 import { perplexity } from "../src/runtime/perplexity.js";
 
 interface Metrics {
@@ -88,12 +88,12 @@ for (const name of readdirSync(o.runs).sort()) {
     rows.push({ ...base, wea: m.config.method === "pretrain" ? "fp32" : `${m.config.weight_bits}-${m.config.embedding_bits}-${m.config.activation_bits}` });
     continue;
   }
-  const ckpt = readCheckpoint(modelDir);
+  const ckpt = readGpt2Checkpoint(modelDir);
   const { bytes, report } = exportGpt2(ckpt, { format: "dq", activationBits: ckpt.quantization?.activation_bits ?? 32, source: name });
   mkdirSync(join(o.runs, name, "export"), { recursive: true });
   const onnxPath = join(o.runs, name, "export", "model.onnx");
   writeFileAtomic(onnxPath, bytes);
-  const model = await loadModel(bytes);
+  const model = await loadGpt2Model(bytes);
   const t0 = performance.now();
   const ppl = perplexity(model.executor, tokens, { context: m.config.eval_context, stride: m.config.eval_stride });
   const seconds = (performance.now() - t0) / 1e3;

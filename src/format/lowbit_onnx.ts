@@ -1,15 +1,21 @@
-// The lowbit ONNX file (docs/FORMAT.md §3): its metadata schema and version, the weight manifest, the
+// The lowbit ONNX file (docs/FORMAT.md §3, §4): its metadata schema and version, the weight manifest, the
 // content checksum, and the reader that validates all of it against the config before anything is used.
+// One reader for both families: a GPT-2 file holds the whole model; a BART export is two files, the
+// encoder and the merged decoder (`lowbit.component`), each with the manifest of its own part.
 // Shared by the exporter (which writes what this describes), `lowbit inspect`, the reference forward and
 // the runtime, so it uses no Node built-ins (readModelFile, for Node, lives in node_io.ts).
 //
 // Everything is checked before a byte is copied anywhere: metadata types and ranges (gpt2_config.ts,
-// quantization.ts), that the manifest lists exactly the tensors the config implies with the shapes it
+// bart_config.ts, generation_config.ts, quantization.ts), that the manifest lists exactly the tensors the config implies with the shapes it
 // implies, and that each stored initializer has the data type, dims and byte length its entry says.
 
 import { LowbitError } from "../errors.js";
 import { parseBpeFiles, type BpeFiles } from "./bpe_files.js";
-import { expectedShapes, isEmbeddingWeight, parseStoredGpt2Config, quantizedWeightAxes, type Gpt2Config } from "./gpt2_config.js";
+import {
+  checkBartTokenizer, isModelEmbeddingWeight, modelExpectedShapes, modelQuantizedWeightAxes, parseStoredBartConfig, type BartConfig, type BartPart, type ModelConfig,
+} from "./bart_config.js";
+import { checkGenerationTokens, parseGenerationConfig, type GenerationDefaults } from "./generation_config.js";
+import { parseStoredGpt2Config, type Gpt2Config } from "./gpt2_config.js";
 import { decodeModel, DataType, toNumber, type ModelProto } from "./onnx_proto.js";
 import { parseFileQuantization, type FileQuantization } from "./quantization.js";
 import { dequantizeMatrix } from "./quantizer.js";
@@ -36,15 +42,22 @@ export const META = {
   vocab: "lowbit.tokenizer.vocab",
   merges: "lowbit.tokenizer.merges",
   checksum: "lowbit.checksum",
+  /** BART only: "encoder" or "decoder", the part of the model the file holds. */
+  component: "lowbit.component",
+  /** BART decoder only (optional): the generation defaults, generation_config.json's keys. */
+  generation: "lowbit.generation",
 } as const;
+
+const MODEL_TYPES = ["gpt2", "bart"] as const;
+const COMPONENTS = ["encoder", "decoder"] as const;
 
 // ─── weight manifest ────────────────────────────────────────────────────────────────────────────
 
 /** How one weight is stored in the file: the runtime and the reference read this, never the graph. */
 export interface WeightEntry {
-  /** Checkpoint name, e.g. `h.0.attn.c_attn.weight`. */
+  /** Checkpoint name, e.g. `h.0.attn.c_attn.weight`, `decoder.layers.0.fc1.weight`. */
   name: string;
-  /** Logical shape in Hugging Face layout: (K, N) for Conv1D weights, (V, C) for embeddings. */
+  /** Logical shape, input-major: (K, N) for linear weights (GPT-2's Conv1D layout; BART's nn.Linear transposed), (V, C) for embeddings. */
   shape: number[];
   /**
    * float: fp32 initializer `initializer`.
@@ -90,12 +103,18 @@ export interface StoredInitializer {
   raw: Uint8Array;
 }
 
-export interface LowbitModelFile {
+/** A parsed file; `C` narrows the config where a caller has checked the family (isGpt2File, isBartFile). */
+export interface LowbitModelFile<C extends ModelConfig = ModelConfig> {
   file: string;
   /** The file's bytes, as read (initializer data are views into them). */
   bytes: Uint8Array;
   formatVersion: number;
-  config: Gpt2Config;
+  /** Discriminate on `config.model_type`. */
+  config: C;
+  /** BART only: which of the two files this is. */
+  component?: BartPart;
+  /** BART decoder only, when the file carries `lowbit.generation`. */
+  generation?: GenerationDefaults;
   quantization: FileQuantization;
   weights: WeightEntry[];
   /** The tokenizer files, parsed and validated (their text is in `metadata`). */
@@ -104,6 +123,14 @@ export interface LowbitModelFile {
   /** The metadata, key by key (each key once). */
   metadata: Map<string, string>;
   model: ModelProto;
+}
+
+export function isGpt2File(f: LowbitModelFile): f is LowbitModelFile<Gpt2Config> {
+  return f.config.model_type === "gpt2";
+}
+
+export function isBartFile(f: LowbitModelFile): f is LowbitModelFile<BartConfig> {
+  return f.config.model_type === "bart";
 }
 
 export function parseModelFile(bytes: Uint8Array, file: string): LowbitModelFile {
@@ -126,11 +153,28 @@ export function parseModelFile(bytes: Uint8Array, file: string): LowbitModelFile
     if (value === undefined) throw new LowbitError(`missing metadata ${key}`, { file, hint: "a cut or hand-edited file? re-export it" });
     return value;
   };
-  if (text(META.modelType) !== "gpt2") throw new LowbitError(`unsupported ${META.modelType}`, { file, expected: "gpt2", found: JSON.stringify(meta.get(META.modelType)) });
+  const modelType = parseOrThrow(oneOf(MODEL_TYPES), text(META.modelType), { file, field: META.modelType });
   if (version !== "1" && !CHECKSUM_PATTERN.test(text(META.checksum))) {
     throw new LowbitError(`malformed ${META.checksum}`, { file, expected: "sha256:<64 hex digits>", found: JSON.stringify(text(META.checksum).slice(0, 80)) });
   }
-  const config = parseStoredGpt2Config(parseJson(text(META.config), file, `metadata ${META.config}`), file);
+  const rawConfig = parseJson(text(META.config), file, `metadata ${META.config}`);
+  const config: ModelConfig = modelType === "bart" ? parseStoredBartConfig(rawConfig, file) : parseStoredGpt2Config(rawConfig, file);
+  // GPT-2 files have neither key (and are byte for byte what they were before BART); BART's need the part.
+  let component: BartPart | undefined;
+  let generation: GenerationDefaults | undefined;
+  if (modelType === "gpt2") {
+    for (const key of [META.component, META.generation]) {
+      if (meta.has(key)) throw new LowbitError(`metadata ${key} in a GPT-2 file`, { file, expected: "no such key (BART files only)", found: JSON.stringify(meta.get(key)!.slice(0, 40)) });
+    }
+  } else {
+    component = parseOrThrow(oneOf(COMPONENTS), text(META.component), { file, field: META.component });
+    const generationText = meta.get(META.generation);
+    if (generationText !== undefined) {
+      if (component !== "decoder") throw new LowbitError(`metadata ${META.generation} in the encoder file`, { file, expected: "it in the decoder file only", found: "it here" });
+      generation = parseGenerationConfig(parseJson(generationText, file, `metadata ${META.generation}`), file, META.generation);
+      checkGenerationTokens(generation, config.vocab_size, file, META.generation);
+    }
+  }
   const quantization = parseFileQuantization(parseJson(text(META.quantization), file, `metadata ${META.quantization}`), file);
   const weights = parseOrThrow(ManifestSchema, parseJson(text(META.weights), file, `metadata ${META.weights}`), { file, field: META.weights }) as WeightEntry[];
 
@@ -141,28 +185,37 @@ export function parseModelFile(bytes: Uint8Array, file: string): LowbitModelFile
     if (t.dataLocation === 1) throw new LowbitError("initializer stored outside the file", { file, tensor: name, expected: "raw_data inside the .onnx", found: "external data" });
     initializers.set(name, { name, dataType: t.dataType ?? 0, dims: (t.dims ?? []).map(toNumber), raw: t.rawData ?? new Uint8Array(0) });
   }
-  checkManifest(weights, config, quantization, initializers, file);
+  checkManifest(weights, config, component, quantization, initializers, file);
 
   const bpe = parseBpeFiles(text(META.vocab), text(META.merges), { vocab: `${file}: ${META.vocab}`, merges: `${file}: ${META.merges}` });
   if (bpe.vocabSize > config.vocab_size) {
     throw new LowbitError("tokenizer is larger than the model's vocabulary", { file, expected: `ids below vocab_size ${config.vocab_size}`, found: `ids up to ${bpe.vocabSize - 1}` });
   }
-  return { file, bytes, formatVersion: Number(version), model, initializers, metadata: meta, weights, config, quantization, bpe };
+  if (config.model_type === "bart") checkBartTokenizer(bpe, config, `${file}: ${META.vocab}`);
+  return {
+    file, bytes, formatVersion: Number(version), model, initializers, metadata: meta, weights, config,
+    ...(component !== undefined ? { component } : {}), ...(generation !== undefined ? { generation } : {}), quantization, bpe,
+  };
 }
 
 /**
- * The manifest lists exactly the tensors the config implies, each with the implied shape, a layout that
- * the quantization settings allow, and stored initializers whose type, dims and byte length match.
+ * The manifest lists exactly the tensors the config implies (for BART, those of the file's `part`), each
+ * with the implied shape, a layout that the quantization settings allow, and stored initializers whose
+ * type, dims and byte length match. One code path for both families: only the tables differ.
  */
-function checkManifest(weights: WeightEntry[], c: Gpt2Config, q: FileQuantization, initializers: Map<string, StoredInitializer>, file: string): void {
-  const shapes = expectedShapes(c);
-  const axes = quantizedWeightAxes(c);
+export function checkManifest(
+  weights: WeightEntry[], c: ModelConfig, part: BartPart | undefined, q: FileQuantization, initializers: Map<string, StoredInitializer>, file: string,
+): void {
+  const shapes = modelExpectedShapes(c, part);
+  const axes = modelQuantizedWeightAxes(c, part);
+  const isEmbeddingWeight = (name: string) => isModelEmbeddingWeight(c, name);
+  const family = c.model_type === "bart" ? `BART ${part ?? ""}`.trimEnd() : "GPT-2";
   const seen = new Set<string>();
   const usedInitializers = new Set<string>();
   for (const w of weights) {
     const fail = (problem: string, expected: string, found: string) => new LowbitError(problem, { file, tensor: w.name, expected, found });
     const shape = shapes.get(w.name);
-    if (shape === undefined) throw fail("weight manifest names a tensor the config does not have", `one of the ${shapes.size} GPT-2 tensors`, JSON.stringify(w.name));
+    if (shape === undefined) throw fail("weight manifest names a tensor the config does not have", `one of the ${shapes.size} ${family} tensors`, JSON.stringify(w.name));
     if (seen.has(w.name)) throw fail("weight listed twice in the manifest", "each weight once", "twice");
     seen.add(w.name);
     if (!sameDims(w.shape, shape)) throw fail("weight shape does not match the config", `[${shape.join(", ")}]`, `[${w.shape.join(", ")}]`);

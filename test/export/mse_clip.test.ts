@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { readCheckpoint } from "../../src/export/checkpoint.js";
+import { readGpt2Checkpoint } from "../../src/export/checkpoint.js";
 import { quantizeCheckpoint } from "../../src/export/export.js";
 import {
   codeThresholds, quantizeMatrix, quantizeMatrixReference, MSE_CLIP_CANDIDATES, MSE_CLIP_SAMPLE, type WeightQuantSpec,
@@ -168,7 +168,7 @@ describe("progress", () => {
   });
 
   it("quantizeCheckpoint counts weights: monotone, ending at the total of the quantized tensors", () => {
-    const ckpt = readCheckpoint(fixtureDir("tiny-f32"));
+    const ckpt = readGpt2Checkpoint(fixtureDir("tiny-f32"));
     const calls: Array<[number, number, string]> = [];
     quantizeCheckpoint(ckpt, { weightBits: 2, embeddingBits: 4, activationBits: 8, granularity: "group", groupSize: 32, clip: "mse" }, (d, t, what) => calls.push([d, t, what]));
     const total = calls[0][1];

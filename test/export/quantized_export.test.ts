@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { readCheckpoint } from "../../src/export/checkpoint.js";
+import { readGpt2Checkpoint } from "../../src/export/checkpoint.js";
 import { exportGpt2, quantizeCheckpoint, type QuantizeSettings } from "../../src/export/export.js";
 import { readModelFile } from "../../src/format/node_io.js";
 import { loadReferenceModel, referenceGreedy } from "../../src/reference/gpt2.js";
@@ -27,7 +27,7 @@ const SETTINGS: Array<{ label: string; s: QuantizeSettings }> = [
 describe("quantized exports: onnxruntime vs the reference forward", () => {
   const dir = tempDir();
   for (const name of GPT2_FIXTURES) {
-    const ckpt = readCheckpoint(fixtureDir(name));
+    const ckpt = readGpt2Checkpoint(fixtureDir(name));
     const prompt = expected(name).prompt_ids;
     for (const { label, s } of SETTINGS) {
       for (const format of ["dq", "nbits"] as const) {
@@ -49,7 +49,7 @@ describe("quantized exports: onnxruntime vs the reference forward", () => {
     const name = "tiny-f32";
     const s = SETTINGS[2].s;
     const path = join(dir, "vacuity.onnx");
-    writeFileSync(path, exportGpt2(quantizeCheckpoint(readCheckpoint(fixtureDir(name)), s), { format: "dq", activationBits: 8, source: name }).bytes);
+    writeFileSync(path, exportGpt2(quantizeCheckpoint(readGpt2Checkpoint(fixtureDir(name)), s), { format: "dq", activationBits: 8, source: name }).bytes);
     const got = await ortGreedy(await openOrt(path), expected(name).prompt_ids, 1);
     assert.ok(maxAbsDiff(got.promptLogits, expected(name).logits) > 1e-2);
   });

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { cpSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { readCheckpoint, weightFiles, type Gpt2Checkpoint } from "../../src/export/checkpoint.js";
+import { readGpt2Checkpoint, weightFiles, type Gpt2Checkpoint } from "../../src/export/checkpoint.js";
 import { partPath } from "../../src/export/safetensors.js";
 import { fixtureDir, ROOT, tempDir } from "../helpers/fixtures.js";
 
@@ -40,25 +40,25 @@ describe("split checkpoints", () => {
   it("a model.safetensors split into parts reads as the whole file", () => {
     const { dir, parts } = splitCopy("tiny-f32", 100_000);
     assert.equal(parts.length, 5); // 490,312 bytes
-    assertSameCheckpoint(readCheckpoint(dir), readCheckpoint(fixtureDir("tiny-f32")));
+    assertSameCheckpoint(readGpt2Checkpoint(dir), readGpt2Checkpoint(fixtureDir("tiny-f32")));
   });
 
   it("each shard of a sharded checkpoint may be split", () => {
     const { dir, parts } = splitCopy("tiny-f16", 30_000);
     assert.ok(parts.some((p) => p.endsWith("model-00002-of-00002.safetensors.part-04")));
-    assertSameCheckpoint(readCheckpoint(dir), readCheckpoint(fixtureDir("tiny-f16")));
+    assertSameCheckpoint(readGpt2Checkpoint(dir), readGpt2Checkpoint(fixtureDir("tiny-f16")));
   });
 
   it("parts that do not add up to the header's size are refused, naming the file and both sizes", () => {
     const { dir, parts } = splitCopy("tiny-f32", 100_000);
     const file = join(dir, "model.safetensors");
     truncateSync(parts[4], 1000); // 4 × 100,000 + 1,000 bytes left
-    assert.throws(() => readCheckpoint(dir), {
+    assert.throws(() => readGpt2Checkpoint(dir), {
       name: "LowbitError",
       message: `${file}: its parts ${parts[0]} … ${parts[4]} do not add up to the size the safetensors header gives; expected 490312 bytes, found 401000 bytes (a part missing or cut short?)`,
     });
     rmSync(parts[2]); // the reader stops at the first missing number
-    assert.throws(() => readCheckpoint(dir), { message: /part-01 do not add up .*; expected 490312 bytes, found 200000 bytes/ });
+    assert.throws(() => readGpt2Checkpoint(dir), { message: /part-01 do not add up .*; expected 490312 bytes, found 200000 bytes/ });
   });
 });
 
@@ -66,7 +66,7 @@ describe("models/teacher", () => {
   const dir = join(ROOT, "models", "teacher");
 
   it("loads through the checkpoint reader with the teacher's config", () => {
-    const ckpt = readCheckpoint(dir);
+    const ckpt = readGpt2Checkpoint(dir);
     assert.equal(ckpt.quantization, undefined);
     assert.deepEqual(
       [ckpt.config.n_layer, ckpt.config.n_head, ckpt.config.n_embd, ckpt.config.vocab_size, ckpt.config.n_positions],

@@ -6,18 +6,18 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { readCheckpoint } from "../../src/export/checkpoint.js";
+import { readGpt2Checkpoint } from "../../src/export/checkpoint.js";
 import { exportGpt2, quantizeCheckpoint } from "../../src/export/export.js";
 import { fieldChecker, META, parseModelFile, verifyChecksum } from "../../src/format/lowbit_onnx.js";
 import { QUANT_FORMATS, type WeightBits } from "../../src/format/quant_formats.js";
 import { seededRandom } from "../../src/runtime/sampling.js";
 import { decodeModel, encodeModel, toNumber, type ModelProto } from "../../src/format/onnx_proto.js";
-import { LowbitError, loadModel } from "../../src/runtime/index.js";
+import { LowbitError, loadGpt2Model } from "../../src/runtime/index.js";
 import { runCli } from "../helpers/cli.js";
 import { fixtureDir, tempDir } from "../helpers/fixtures.js";
 
 const exported = exportGpt2(
-  quantizeCheckpoint(readCheckpoint(fixtureDir("tiny-f32")), { weightBits: 2, embeddingBits: 4, activationBits: 8, granularity: "group", groupSize: 32, clip: "maxabs" }),
+  quantizeCheckpoint(readGpt2Checkpoint(fixtureDir("tiny-f32")), { weightBits: 2, embeddingBits: 4, activationBits: 8, granularity: "group", groupSize: 32, clip: "maxabs" }),
   { format: "dq", activationBits: 8, source: "tiny" },
 ).bytes;
 
@@ -138,18 +138,18 @@ describe("checksum", () => {
     const codes = m.graph!.initializer!.find((t) => t.name === "h.1.attn.c_proj.weight.qweight")!;
     codes.rawData![7] ^= 0x10;
     const flipped = encodeModel(m);
-    await assert.rejects(loadModel(flipped), /content does not match the file's checksum \(corrupted or altered file\?\); expected sha256:[0-9a-f]{16}, found sha256:[0-9a-f]{16}/);
+    await assert.rejects(loadGpt2Model(flipped), /content does not match the file's checksum \(corrupted or altered file\?\); expected sha256:[0-9a-f]{16}, found sha256:[0-9a-f]{16}/);
     // The documented way around it loads the file anyway.
-    const unchecked = await loadModel(flipped, { verifyChecksum: false });
+    const unchecked = await loadGpt2Model(flipped, { verifyChecksum: false });
     assert.equal(unchecked.config.n_layer, 2);
     const eps = editJson(META.config, (c) => (c.layer_norm_epsilon = 2e-5)); // valid on its own: only the checksum can tell
-    await assert.rejects(loadModel(eps), /content does not match the file's checksum/);
+    await assert.rejects(loadGpt2Model(eps), /content does not match the file's checksum/);
     // The graph is covered too: other runtimes run it even though ours does not read it.
     const graph = edited((m) => (m.graph!.node![0].name = "renamed"));
-    await assert.rejects(loadModel(graph), /content does not match the file's checksum/);
+    await assert.rejects(loadGpt2Model(graph), /content does not match the file's checksum/);
     // A cut file whose protobuf still decodes (cut at the end of the last metadata entry's key) is refused.
     const cut = exported.subarray(0, exported.byteLength - 71 - 2);
-    await assert.rejects(loadModel(cut), LowbitError);
+    await assert.rejects(loadGpt2Model(cut), LowbitError);
   });
 
   it("the CLI refuses a flipped bit in one line, and --no-verify-checksum runs the file anyway", () => {
@@ -177,8 +177,8 @@ describe("checksum", () => {
     const f = parseModelFile(v1, "v1.onnx");
     assert.equal(f.formatVersion, 1);
     await assert.rejects(verifyChecksum(f), /v1\.onnx: format version 1 has no checksum, so the file cannot be verified \(re-export it, or add one with `npx tsx scripts\/upgrade_model\.ts FILE`; or load it unverified with --no-verify-checksum\)/);
-    await assert.rejects(loadModel(v1), /format version 1 has no checksum/);
-    const m = await loadModel(v1, { verifyChecksum: false });
+    await assert.rejects(loadGpt2Model(v1), /format version 1 has no checksum/);
+    const m = await loadGpt2Model(v1, { verifyChecksum: false });
     assert.equal(toNumber(f.model.irVersion), 12);
     assert.equal(m.config.vocab_size, 277);
   });

@@ -2,6 +2,7 @@
 // the independent oracle for our graph, our reference forward and (later) our runtime.
 
 import * as ort from "onnxruntime-node";
+import { isGpt2File } from "../../src/format/lowbit_onnx.js";
 import { readModelFile } from "../../src/format/node_io.js";
 import { argmax } from "../../src/reference/gpt2.js";
 
@@ -14,7 +15,9 @@ export interface OrtGpt2 {
 }
 
 export async function openOrt(path: string, optimize = false): Promise<OrtGpt2> {
-  const { config } = readModelFile(path);
+  const file = readModelFile(path);
+  if (!isGpt2File(file)) throw new Error(`${path}: not a GPT-2 file`);
+  const { config } = file;
   const session = await ort.InferenceSession.create(path, {
     graphOptimizationLevel: optimize ? "all" : "disabled",
     intraOpNumThreads: 1,

@@ -7,9 +7,9 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { it } from "node:test";
-import { readCheckpoint } from "../../src/export/checkpoint.js";
+import { readGpt2Checkpoint } from "../../src/export/checkpoint.js";
 import { exportGpt2 } from "../../src/export/export.js";
-import { loadModel } from "../../src/runtime/index.js";
+import { loadGpt2Model } from "../../src/runtime/index.js";
 import { perplexity } from "../../src/runtime/perplexity.js";
 import { ROOT, tempDir } from "../helpers/fixtures.js";
 
@@ -41,9 +41,9 @@ it("a QuantGPT 2-2-8 student trained in PyTorch scores the same perplexity in th
   const torch = JSON.parse(python(["-m", "lowbit_train.evaluate", "--model", join(dir, "student", "model"), "--tokens", join(data, "test.bin"),
     "--context", "32", "--stride", "32", "--max-tokens", "1200"]).trim().split("\n").pop()!);
 
-  const ckpt = readCheckpoint(join(dir, "student", "model"));
+  const ckpt = readGpt2Checkpoint(join(dir, "student", "model"));
   assert.equal(ckpt.quantization?.method, "quantgpt");
-  const model = await loadModel(exportGpt2(ckpt, { format: "dq", activationBits: 8, source: "student" }).bytes);
+  const model = await loadGpt2Model(exportGpt2(ckpt, { format: "dq", activationBits: 8, source: "student" }).bytes);
   const bytes = readFileSync(join(data, "test.bin"));
   const test = new Uint16Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   const ours = perplexity(model.executor, test, { context: 32, stride: 32 });
