@@ -3,10 +3,13 @@
 //   weights ratio = 4 bytes × parameter count ÷ bytes of the exported parameters (codes, scales, fp32 tensors)
 //                   (the paper's measure: tied embedding counted once, buffers such as causal masks not counted)
 //   file ratio    = 4 bytes × parameter count ÷ bytes of the whole .onnx file (graph and tokenizer included)
+//
+// A BART export is two files (encoder, decoder) that both hold shared.weight and the tokenizer: the weights
+// ratio counts shared.weight once; the file numbers are the two files' total on disk, copies included.
 
 import type { FileQuantization } from "../format/quantization.js";
 import { numel } from "../format/safetensors.js";
-import type { Gpt2Checkpoint } from "./checkpoint.js";
+import type { CheckpointTensor } from "./checkpoint.js";
 
 export interface ComponentRow {
   component: string;
@@ -25,13 +28,22 @@ export interface CompressionReport {
   param_bytes: number;
   weights_ratio: number;
   tokenizer_bytes: number;
-  /** Graph, value infos, config and weight manifest: the file minus parameters and tokenizer. */
+  /** Parameters stored a second time (BART's shared.weight, in both files): on disk, not in param_bytes. */
+  duplicated_param_bytes?: number;
+  /** Graph, value infos, config and weight manifest: the file(s) minus parameters and tokenizer. */
   graph_and_metadata_bytes: number;
+  /** The whole export on disk: for several files, their total. */
   file_bytes: number;
   file_ratio: number;
+  /** Each file of a multi-file export (BART: encoder and decoder). */
+  files?: Array<{ file: string; bytes: number }>;
 }
 
 function componentOf(name: string): string {
+  if (name === "shared.weight") return "token embedding + LM head (shared)";
+  if (/^(en|de)coder\.embed_positions\.weight$/.test(name)) return "position embeddings";
+  if (/\.(self_attn|encoder_attn)\.(q|k|v|out)_proj\.weight$/.test(name)) return "attention weights";
+  if (/\.fc[12]\.weight$/.test(name)) return "FFN weights";
   if (name === "wte.weight") return "token embedding (wte)";
   if (name === "wpe.weight") return "position embedding (wpe)";
   if (name === "lm_head.weight") return "lm_head (untied)";
@@ -41,8 +53,8 @@ function componentOf(name: string): string {
 }
 
 export function compressionReport(
-  ckpt: Gpt2Checkpoint, storedBytes: Map<string, number>, fileBytes: number,
-  info: { source: string; quantization: FileQuantization; tokenizerBytes: number },
+  ckpt: { tensors: Map<string, CheckpointTensor> }, storedBytes: Map<string, number>, fileBytes: number,
+  info: { source: string; quantization: FileQuantization; tokenizerBytes: number; duplicatedParamBytes?: number; files?: Array<{ file: string; bytes: number }> },
 ): CompressionReport {
   const rows = new Map<string, { params: number; bytes: number }>();
   for (const [name, t] of ckpt.tensors) {
@@ -56,6 +68,7 @@ export function compressionReport(
   }));
   const paramCount = components.reduce((a, r) => a + r.params, 0);
   const paramBytes = components.reduce((a, r) => a + r.bytes, 0);
+  const duplicated = info.duplicatedParamBytes ?? 0;
   return {
     source: info.source,
     quantization: info.quantization,
@@ -65,9 +78,11 @@ export function compressionReport(
     param_bytes: paramBytes,
     weights_ratio: (4 * paramCount) / paramBytes,
     tokenizer_bytes: info.tokenizerBytes,
-    graph_and_metadata_bytes: fileBytes - paramBytes - info.tokenizerBytes,
+    ...(info.files !== undefined ? { duplicated_param_bytes: duplicated } : {}),
+    graph_and_metadata_bytes: fileBytes - paramBytes - duplicated - info.tokenizerBytes,
     file_bytes: fileBytes,
     file_ratio: (4 * paramCount) / fileBytes,
+    ...(info.files !== undefined ? { files: info.files } : {}),
   };
 }
 
@@ -88,7 +103,10 @@ export function formatReport(r: CompressionReport): string {
     ...body.map(line),
     "",
     `weights ratio (4 B × ${r.param_count.toLocaleString("en-US")} params ÷ ${mib(r.param_bytes)}): ${r.weights_ratio.toFixed(2)}×`,
-    `whole file: ${mib(r.file_bytes)} (tokenizer ${mib(r.tokenizer_bytes)}, graph + metadata ${mib(r.graph_and_metadata_bytes)}), ratio ${r.file_ratio.toFixed(2)}×`,
+    r.files === undefined
+      ? `whole file: ${mib(r.file_bytes)} (tokenizer ${mib(r.tokenizer_bytes)}, graph + metadata ${mib(r.graph_and_metadata_bytes)}), ratio ${r.file_ratio.toFixed(2)}×`
+      : `${r.files.length} files: ${r.files.map((f) => `${f.file} ${mib(f.bytes)}`).join(", ")}; together ${mib(r.file_bytes)} ` +
+        `(tokenizer ×${r.files.length} ${mib(r.tokenizer_bytes)}, repeated parameters ${mib(r.duplicated_param_bytes ?? 0)}, graph + metadata ${mib(r.graph_and_metadata_bytes)}), ratio ${r.file_ratio.toFixed(2)}×`,
   ].join("\n");
 }
 

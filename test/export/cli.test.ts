@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { readCheckpoint } from "../../src/export/checkpoint.js";
+import { readGpt2Checkpoint } from "../../src/export/checkpoint.js";
 import { exportGpt2, quantizeCheckpoint } from "../../src/export/export.js";
 import { runCli } from "../helpers/cli.js";
 import { expected, fixtureDir, tempDir } from "../helpers/fixtures.js";
@@ -30,7 +30,7 @@ describe("lowbit CLI", () => {
 
     const direct = join(dir, "direct.onnx");
     const settings = { weightBits: 2, embeddingBits: 4, activationBits: 8, granularity: "group", groupSize: 32, clip: "mse" } as const;
-    writeFileSync(direct, exportGpt2(quantizeCheckpoint(readCheckpoint(fixtureDir("tiny-bf16")), settings), { format: "dq", activationBits: 8, source: "x" }).bytes);
+    writeFileSync(direct, exportGpt2(quantizeCheckpoint(readGpt2Checkpoint(fixtureDir("tiny-bf16")), settings), { format: "dq", activationBits: 8, source: "x" }).bytes);
     const prompt = expected("tiny-bf16").prompt_ids;
     const a = await ortGreedy(await openOrt(viaCheckpoint), prompt, 16);
     const b = await ortGreedy(await openOrt(direct), prompt, 16);
@@ -62,7 +62,7 @@ describe("lowbit CLI", () => {
     assert.equal(runCli(["export", fixtureDir("tiny-f32"), "-o", model, "--bits", "2"]).status, 0);
     const f = runCli(["inspect", model]);
     assert.equal(f.status, 0, f.stderr);
-    assert.match(f.stdout, /lowbit ONNX, .* IR 12, opsets ai\.onnx 25/);
+    assert.match(f.stdout, /lowbit ONNX \(gpt2\), .* IR 12, opsets ai\.onnx 25/);
     assert.match(f.stdout, /h\.1\.mlp\.c_fc\.weight\s+\[64, 256\]\s+dq per-module\s+2\s+4,100/); // 64·256/4 codes + 4-byte scale
     const c = runCli(["inspect", fixtureDir("tiny-f16")]);
     assert.equal(c.status, 0, c.stderr);

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { readCheckpoint } from "../../src/export/checkpoint.js";
+import { readGpt2Checkpoint } from "../../src/export/checkpoint.js";
 import { exportGpt2 } from "../../src/export/export.js";
 import { readModelFile } from "../../src/format/node_io.js";
 import { loadReferenceModel, referenceGreedy } from "../../src/reference/gpt2.js";
@@ -19,7 +19,7 @@ describe("fp32 export vs transformers", () => {
   for (const name of GPT2_FIXTURES) {
     it(`${name}: onnxruntime logits and 32 greedy ids equal transformers'`, async () => {
       const want = expected(name);
-      const { bytes } = exportGpt2(readCheckpoint(fixtureDir(name)), { format: "dq", activationBits: 32, source: name });
+      const { bytes } = exportGpt2(readGpt2Checkpoint(fixtureDir(name)), { format: "dq", activationBits: 32, source: name });
       const path = join(dir, `${name}.onnx`);
       writeFileSync(path, bytes);
       const got = await ortGreedy(await openOrt(path), want.prompt_ids, want.greedy_ids.length);
@@ -31,7 +31,7 @@ describe("fp32 export vs transformers", () => {
     it(`${name}: the TS reference forward equals transformers too`, () => {
       const want = expected(name);
       const path = join(dir, `${name}.ref.onnx`);
-      writeFileSync(path, exportGpt2(readCheckpoint(fixtureDir(name)), { format: "dq", activationBits: 32, source: name }).bytes);
+      writeFileSync(path, exportGpt2(readGpt2Checkpoint(fixtureDir(name)), { format: "dq", activationBits: 32, source: name }).bytes);
       const got = referenceGreedy(loadReferenceModel(readModelFile(path)), want.prompt_ids, want.greedy_ids.length);
       const diff = maxAbsDiff(got.promptLogits, want.logits);
       assert.ok(diff <= LOGITS_TOLERANCE, `max |logits − transformers| = ${diff} > ${LOGITS_TOLERANCE}`);
