@@ -20,10 +20,10 @@ import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
-import { readCheckpoint } from "../src/export/checkpoint.js";
+import { readGpt2Checkpoint } from "../src/export/checkpoint.js";
 import { exportGpt2, quantizeCheckpoint } from "../src/export/export.js";
 import { writeFileAtomic } from "../src/export/atomic_write.js";
-import { loadModel } from "../src/runtime/index.js";
+import { loadGpt2Model } from "../src/runtime/index.js";
 import { GPT2_124M, makeRandomGpt2 } from "../scripts/make_random_gpt2.js";
 import { openOrtGpt2, ortGreedy, ortStep, type Gpt2Dims, type OrtModule } from "./ort_gpt2.js";
 import { seededRandom } from "../src/runtime/sampling.js";
@@ -150,7 +150,7 @@ interface ChildResult extends Timings {
 }
 
 async function childLowbit(a: ChildArgs): Promise<ChildResult> {
-  const model = await loadModel(a.model, { variant: "simd", contextLength: CONTEXT });
+  const model = await loadGpt2Model(a.model, { variant: "simd", contextLength: CONTEXT });
   const run = async (prompt: number[], maxNewTokens: number) => {
     const ids: number[] = [];
     for await (const t of model.generate(prompt, { maxNewTokens, stopAtEos: false })) if (t.id >= 0) ids.push(t.id);
@@ -275,7 +275,7 @@ async function childWebProbe(a: ChildArgs): Promise<ProbeResult[]> {
 function exportFiles(models: ModelSpec[], checkpoint: string, outDir: string, reuse: boolean): Record<string, { path: string; bytes: number; export_ms: number }> {
   const files: Record<string, { path: string; bytes: number; export_ms: number }> = {};
   const todo = models.filter((s) => !(reuse && existsSync(join(outDir, `${s.key}.onnx`))));
-  const ckpt = todo.length > 0 ? readCheckpoint(checkpoint) : undefined;
+  const ckpt = todo.length > 0 ? readGpt2Checkpoint(checkpoint) : undefined;
   for (const s of models) {
     const path = join(outDir, `${s.key}.onnx`);
     const t0 = performance.now();

@@ -1,11 +1,13 @@
 // The `lowbit` command line: a thin argv layer over the library, with no logic of its own.
 //
-//   lowbit export <checkpoint-dir> -o model.onnx [--bits 2|4|8|32] [--embedding-bits N] [--activation-bits 8|32]
+//   lowbit export <checkpoint-dir> -o model.onnx|<folder>/ [--bits 2|4|8|32] [--embedding-bits N] [--activation-bits 8|32]
 //                 [--granularity module|group] [--group-size G] [--clip maxabs|mse] [--format dq|nbits] [--report r.json]
 //   lowbit quantize <checkpoint-dir> -o <quantized-dir> [same quantization options, --bits 2|4|8]
 //   lowbit inspect <file.onnx|checkpoint-dir>
 //   lowbit generate --model m.onnx --prompt "..." [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--json]
 //   lowbit perplexity --model m.onnx --text FILE [--context N] [--stride S] [--json]
+//   lowbit summarize --model <bart-dir> (--text "…" | --input-file F | --input-ids 0,…,2) [--num-beams N] [--length-penalty X]
+//                    [--no-repeat-ngram-size N] [--min-length N] [--max-length N] [--max-new-tokens N] [--early-stopping] [--json]
 //
 // Output goes through out(), which notices a closed pipe or a full disk (see "stdout" below).
 
@@ -13,13 +15,14 @@ import { statSync } from "node:fs";
 import { Command, Option } from "commander";
 import cliProgress from "cli-progress";
 import { LowbitError } from "./errors.js";
-import { readCheckpoint, type Gpt2Checkpoint } from "./export/checkpoint.js";
+import { readCheckpoint, type Checkpoint, type Gpt2Checkpoint } from "./export/checkpoint.js";
 import { writeFileAtomic } from "./export/atomic_write.js";
 import { exportGpt2, quantizeCheckpoint, type Progress, type QuantizeSettings } from "./export/export.js";
-import { inspectCheckpoint, inspectModelFile } from "./export/inspect.js";
+import { inspectCheckpoint, inspectFolder, inspectModelFile, isFolderExport } from "./export/inspect.js";
 import { writeQuantizedCheckpoint } from "./export/quantized_checkpoint.js";
-import { formatReport } from "./export/report.js";
-import { loadModel, type GenerateOptions } from "./runtime/index.js";
+import { buildFolderExport, isFolderOutput, writeFolder } from "./export/hf_folder.js";
+import { formatReport, type CompressionReport } from "./export/report.js";
+import { loadBartModel, loadGpt2Model, type GenerateOptions, type Seq2SeqOptions } from "./runtime/index.js";
 import { perplexity } from "./runtime/perplexity.js";
 import { readBytes } from "./format/node_io.js";
 
@@ -121,7 +124,7 @@ function stdoutFailure(err: NodeJS.ErrnoException): number {
 }
 
 /** Loads the checkpoint and applies post-training quantization unless it is quantized already. */
-function loadAndQuantize(dir: string, o: QuantOpts, cmd: Command, command: QuantCommand): Gpt2Checkpoint {
+function loadAndQuantize(dir: string, o: QuantOpts, cmd: Command, command: QuantCommand): Checkpoint {
   const ckpt = readCheckpoint(dir);
   if (ckpt.quantization !== undefined) {
     const given = QUANT_OPTIONS.filter((k) => cmd.getOptionValueSource(k) === "cli");
@@ -151,23 +154,43 @@ export function buildProgram(): Command {
     .exitOverride((err) => { throw err; });
 
   addQuantOptions(
-    program.command("export").description("export a Hugging Face GPT-2 checkpoint (plain or quantized) to one low-bit ONNX file")
+    program.command("export").description("export a Hugging Face GPT-2 or BART checkpoint (plain or quantized) to low-bit ONNX: one file (GPT-2) or a Hugging Face folder")
       .argument("<checkpoint-dir>", "config.json + model.safetensors (or a sharded index)")
-      .requiredOption("-o, --output <file>", "the .onnx file to write"),
+      .requiredOption("-o, --output <path>",
+        "GPT-2: the .onnx file to write, or a folder; BART: always a folder. A path ending in / (or an existing " +
+        "directory) is a folder in Hugging Face's layout, as transformers.js loads it: onnx/model{suffix}.onnx " +
+        "(GPT-2) or onnx/encoder_model{suffix}.onnx + onnx/decoder_model_merged{suffix}.onnx (BART), suffix by " +
+        "--bits (32: none, 8: _quantized, 4: _q4, 2: _q2), with config.json, generation_config.json, tokenizer.json " +
+        "and tokenizer_config.json"),
     "export",
   )
     .addOption(new Option("--format <f>", "dq: INT initializers → DequantizeLinear; nbits: com.microsoft::MatMulNBits").choices(["dq", "nbits"]).default("dq"))
     .option("--report <file>", "also write the compression report as JSON")
     .action((dir: string, o: QuantOpts & { output: string; format: "dq" | "nbits"; report?: string }, cmd: Command) => {
-      const ckpt = loadAndQuantize(dir, o, cmd, "export");
-      const { bytes, report } = exportGpt2(ckpt, { format: o.format, activationBits: settingsFrom(o, "export").activationBits, source: dir });
-      writeFileAtomic(o.output, bytes);
+      const ckpt = loadAndQuantize(dir, o, cmd, "export"); // GPT-2 or BART
+      const exportOptions = { format: o.format, activationBits: settingsFrom(o, "export").activationBits, source: dir };
+      let report: CompressionReport;
+      let wrote: string;
+      if (ckpt.config.model_type === "bart" || isFolderOutput(o.output)) {
+        if (/\.onnx$/i.test(o.output) && !isFolderOutput(o.output)) {
+          throw new LowbitError("a BART export is a folder, not one .onnx file", { file: o.output, expected: "a folder path such as out/", hint: "its encoder and decoder go to <folder>/onnx/" });
+        }
+        const folder = buildFolderExport(ckpt, exportOptions);
+        writeFolder(o.output, folder.files);
+        report = folder.report;
+        wrote = `${o.output} (${folder.files.map((f) => f.path).join(", ")})`;
+      } else {
+        const r = exportGpt2(ckpt as Gpt2Checkpoint, exportOptions);
+        writeFileAtomic(o.output, r.bytes);
+        report = r.report;
+        wrote = o.output;
+      }
       if (o.report !== undefined) writeFileAtomic(o.report, `${JSON.stringify(report, null, 2)}\n`);
-      out(`${formatReport(report)}\nwrote ${o.output}\n`);
+      out(`${formatReport(report)}\nwrote ${wrote}\n`);
     });
 
   addQuantOptions(
-    program.command("quantize").description("post-training quantization to a quantized checkpoint directory (docs/FORMAT.md)")
+    program.command("quantize").description("post-training quantization of a GPT-2 or BART checkpoint to a quantized checkpoint directory (docs/FORMAT.md)")
       .argument("<checkpoint-dir>").requiredOption("-o, --output <dir>", "the quantized checkpoint directory to write"),
     "quantize",
   ).action((dir: string, o: QuantOpts & { output: string }, cmd: Command) => {
@@ -175,13 +198,14 @@ export function buildProgram(): Command {
     out(`wrote ${o.output}\n`);
   });
 
-  program.command("inspect").description("validate a model file or checkpoint, then print its config and every tensor's shape, bits and bytes")
-    .argument("<path>", "a lowbit .onnx file or a checkpoint directory")
+  program.command("inspect").description("validate a model file, folder export or checkpoint, then print its config and every tensor's shape, bits and bytes")
+    .argument("<path>", "a lowbit .onnx file, a folder export (with onnx/) or a checkpoint directory")
     .option("--no-verify-checksum", "skip checking a .onnx file against its lowbit.checksum")
     .action(async (path: string, o: { verifyChecksum: boolean }) => {
       let isDir = false;
       try { isDir = statSync(path).isDirectory(); } catch { throw new LowbitError("no such file or directory", { file: path }); }
-      out(`${isDir ? inspectCheckpoint(path) : await inspectModelFile(path, { verifyChecksum: o.verifyChecksum })}\n`);
+      const options = { verifyChecksum: o.verifyChecksum };
+      out(`${!isDir ? await inspectModelFile(path, options) : isFolderExport(path) ? await inspectFolder(path, options) : inspectCheckpoint(path)}\n`);
     });
 
   program.command("generate").description("generate text with the WASM runtime, streaming it, then print speed and memory")
@@ -216,7 +240,7 @@ export function buildProgram(): Command {
       if ((o.text === undefined) === (o.tokens === undefined)) {
         throw new LowbitError("give the input once", { expected: "--text FILE or --tokens FILE", found: o.text === undefined ? "neither" : "both" });
       }
-      const model = await loadModel(o.model, { verifyChecksum: o.verifyChecksum });
+      const model = await loadGpt2Model(o.model, { verifyChecksum: o.verifyChecksum });
       let tokens: ArrayLike<number>;
       if (o.text !== undefined) {
         tokens = model.tokenizer.encode(new TextDecoder().decode(readBytes(o.text, "text file")));
@@ -237,7 +261,107 @@ export function buildProgram(): Command {
       }
     });
 
+  program.command("summarize").description("summarize with a BART model folder (beam search as generation_config.json sets it), then print speed")
+    .requiredOption("--model <dir>", "a BART folder written by `lowbit export <bart checkpoint> -o <dir>/`")
+    .option("--text <text>", "one document")
+    .option("--input-file <file>", "a UTF-8 file of documents, one per line")
+    .option("--input-ids <ids>", "one document as comma-separated token ids (<s> … </s> included)")
+    .option("--num-beams <n>", "beams (1 = greedy)")
+    .option("--length-penalty <x>", "beam score = log-probability / length^x")
+    .addOption(literalNoOption("--no-repeat-ngram-size <n>", "never repeat an n-gram (0 = off)"))
+    .option("--min-length <n>", "no </s> before this many tokens (decoder start included)")
+    .option("--max-length <n>", "at most this many tokens (decoder start included)")
+    .option("--max-new-tokens <n>", "at most this many generated tokens (wins over --max-length)")
+    .option("--early-stopping", "beam search ends once num_beams hypotheses have finished")
+    .option("--no-early-stopping", "beam search goes on while a better hypothesis may still come")
+    .option("--repetition-penalty <r>", "penalise tokens already generated (> 1)")
+    .option("--dtype <d>", "which precision of the folder to load: fp32|q8|q4|q2 (default: its config.json)")
+    .option("--truncate", "keep a too-long document's first tokens instead of refusing it")
+    .addOption(new Option("--kernels <variant>", "WASM build").choices(["simd", "scalar"]))
+    .option("--no-verify-checksum", "skip checking the files against their lowbit.checksum (only for bytes known to be good)")
+    .option("--json", "print one JSON object per document")
+    .action(async (o: SummarizeCliOptions) => summarizeCommand(o));
+
   return program;
+}
+
+/** An option whose name starts with "no-" but takes a value (transformers' no_repeat_ngram_size), which
+ * commander would otherwise read as the negation of "--repeat-ngram-size". */
+function literalNoOption(flags: string, description: string): Option {
+  const option = new Option(flags, description);
+  option.negate = false;
+  return option;
+}
+
+interface SummarizeCliOptions {
+  model: string;
+  text?: string;
+  inputFile?: string;
+  inputIds?: string;
+  numBeams?: string;
+  lengthPenalty?: string;
+  noRepeatNgramSize?: string;
+  minLength?: string;
+  maxLength?: string;
+  maxNewTokens?: string;
+  earlyStopping?: boolean;
+  repetitionPenalty?: string;
+  dtype?: string;
+  truncate?: boolean;
+  kernels?: "simd" | "scalar";
+  verifyChecksum: boolean;
+  json?: boolean;
+}
+
+async function summarizeCommand(o: SummarizeCliOptions): Promise<void> {
+  const given = [o.text, o.inputFile, o.inputIds].filter((x) => x !== undefined).length;
+  if (given !== 1) throw new LowbitError("give the input once", { expected: "--text TEXT, --input-file FILE or --input-ids 0,…,2", found: given === 0 ? "none" : "several" });
+  const model = await loadBartModel(o.model, { variant: o.kernels, verifyChecksum: o.verifyChecksum, dtype: o.dtype });
+  let documents: (string | number[])[];
+  if (o.inputIds !== undefined) {
+    documents = [o.inputIds.split(",").map((v) => {
+      const id = Number(v.trim());
+      if (!Number.isInteger(id) || id < 0 || id >= model.config.vocab_size) {
+        throw new LowbitError("invalid --input-ids", { expected: `comma-separated integers in 0..${model.config.vocab_size - 1}`, found: JSON.stringify(v) });
+      }
+      return id;
+    })];
+  } else if (o.inputFile !== undefined) {
+    documents = new TextDecoder().decode(readBytes(o.inputFile, "input file")).split(/\r?\n/).filter((line) => line.trim() !== "");
+    if (documents.length === 0) throw new LowbitError("input file has no documents", { file: o.inputFile, expected: "one document per non-empty line" });
+  } else {
+    documents = [o.text!];
+  }
+  const options: Seq2SeqOptions = {
+    numBeams: numberFlag(o.numBeams, "--num-beams"),
+    lengthPenalty: numberFlag(o.lengthPenalty, "--length-penalty"),
+    noRepeatNgramSize: numberFlag(o.noRepeatNgramSize, "--no-repeat-ngram-size"),
+    minLength: numberFlag(o.minLength, "--min-length"),
+    maxLength: numberFlag(o.maxLength, "--max-length"),
+    maxNewTokens: numberFlag(o.maxNewTokens, "--max-new-tokens"),
+    earlyStopping: o.earlyStopping,
+    repetitionPenalty: numberFlag(o.repetitionPenalty, "--repetition-penalty"),
+    truncate: o.truncate ? "right" : "error",
+  };
+  for (const k of Object.keys(options) as (keyof Seq2SeqOptions)[]) if (options[k] === undefined) delete options[k];
+  if (model.config.untrained && !o.json) process.stderr.write(`note: ${o.model} is untrained (random weights): its text is noise, not language\n`);
+  for (const doc of documents) {
+    const summary = await model.summarize(doc, options).catch((err: unknown) => { throw withSummarizeFlags(err); });
+    const s = summary.stats;
+    if (o.json) {
+      if (!out(`${JSON.stringify({ ids: summary.ids, text: summary.text, encoder_ms: s.encoderMs, decode_tokens_per_s: s.decodeTokensPerS, decode_steps_per_s: s.decodeStepsPerS, input_tokens: s.inputTokens, num_beams: s.numBeams, stop_reason: s.stopReason })}\n`)) return;
+    } else {
+      if (!out(`${summary.text}\n`)) return;
+      process.stderr.write(`input ${s.inputTokens} tokens, encoder ${s.encoderMs.toFixed(1)} ms; ${s.generatedTokens} tokens, ${s.numBeams} beam(s), ${s.decodeStepsPerS.toFixed(1)} steps/s; stop: ${s.stopReason}\n`);
+    }
+  }
+}
+
+/** The runtime's errors name its options as the API spells them; on the command line they are flags. */
+function withSummarizeFlags(err: unknown): unknown {
+  if (!(err instanceof LowbitError)) return err;
+  const message = err.message.replace(/pass truncate: "right"/, "pass --truncate");
+  return message === err.message ? err : new LowbitError(message);
 }
 
 interface GenerateCliOptions {
@@ -289,7 +413,7 @@ async function generateCommand(o: GenerateCliOptions): Promise<void> {
     if (!Number.isInteger(id) || id < 0) throw new LowbitError("invalid --prompt-ids", { expected: "comma-separated non-negative integers", found: JSON.stringify(v) });
     return id;
   });
-  const model = await loadModel(o.model, { variant: o.kernels, verifyChecksum: o.verifyChecksum });
+  const model = await loadGpt2Model(o.model, { variant: o.kernels, verifyChecksum: o.verifyChecksum });
   const vocab = model.config.vocab_size;
   for (const id of promptIds ?? []) {
     if (id >= vocab) throw new LowbitError("invalid --prompt-ids", { expected: `ids below the vocabulary size ${vocab}`, found: String(id) });

@@ -1,7 +1,8 @@
-// `lowbit inspect`: what a checkpoint directory or a lowbit .onnx file holds, tensor by tensor.
+// `lowbit inspect`: what a checkpoint directory or a lowbit .onnx file holds, tensor by tensor (GPT-2 and BART).
 
-import { statSync } from "node:fs";
-import { relative } from "node:path";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { LowbitError } from "../errors.js";
 import { LOWBIT_ONNX_FORMAT, META, verifyChecksum } from "../format/lowbit_onnx.js";
 import { readModelFile } from "../format/node_io.js";
 import { toNumber } from "../format/onnx_proto.js";
@@ -35,7 +36,7 @@ export async function inspectModelFile(path: string, { verifyChecksum: verify = 
     initTypes.set(t, (initTypes.get(t) ?? 0) + 1);
   }
   return [
-    `${path}: lowbit ONNX, ${statSync(path).size.toLocaleString("en-US")} bytes, IR ${toNumber(f.model.irVersion)}, opsets ${opsets}`,
+    `${path}: lowbit ONNX (${f.config.model_type}${f.component !== undefined ? ` ${f.component}` : ""}), ${statSync(path).size.toLocaleString("en-US")} bytes, IR ${toNumber(f.model.irVersion)}, opsets ${opsets}`,
     `config: ${JSON.stringify(f.config)}`,
     `quantization: ${JSON.stringify(f.quantization)}`,
     `format: ${LOWBIT_ONNX_FORMAT} version ${f.formatVersion}; ${verify ? `checksum verified (${f.metadata.get(META.checksum)!.slice(0, 23)}…)` : "checksum not checked (--no-verify-checksum)"}`,
@@ -48,6 +49,20 @@ export async function inspectModelFile(path: string, { verifyChecksum: verify = 
   ].join("\n");
 }
 
+/** A Hugging Face folder export (onnx/ beside config.json): every ONNX file in it, validated and described. */
+export async function inspectFolder(dir: string, options: { verifyChecksum?: boolean } = {}): Promise<string> {
+  const names = readdirSync(join(dir, "onnx")).filter((n) => n.endsWith(".onnx")).sort();
+  if (names.length === 0) throw new LowbitError("folder's onnx/ holds no .onnx file", { file: join(dir, "onnx") });
+  const parts: string[] = [];
+  for (const name of names) parts.push(await inspectModelFile(join(dir, "onnx", name), options));
+  return parts.join("\n\n");
+}
+
+/** Whether a directory is a folder export (it has onnx/) rather than a checkpoint. */
+export function isFolderExport(dir: string): boolean {
+  return existsSync(join(dir, "onnx")) && statSync(join(dir, "onnx")).isDirectory();
+}
+
 export function inspectCheckpoint(dir: string): string {
   const ckpt = readCheckpoint(dir); // validates config and every shape first
   const rows = [["tensor", "dtype", "shape", "bits", "bytes", "file"]];
@@ -58,7 +73,7 @@ export function inspectCheckpoint(dir: string): string {
     }
   }
   return [
-    `${dir}: Hugging Face GPT-2 checkpoint${ckpt.quantization ? " (quantized)" : ""}`,
+    `${dir}: Hugging Face ${ckpt.config.model_type === "bart" ? "BART" : "GPT-2"} checkpoint${ckpt.quantization ? " (quantized)" : ""}`,
     `config: ${JSON.stringify(ckpt.config)}`,
     ...(ckpt.quantization ? [`quantization_config: ${JSON.stringify(ckpt.quantization)}`] : []),
     `tokenizer: ${ckpt.tokenizer.source}`,
@@ -68,7 +83,8 @@ export function inspectCheckpoint(dir: string): string {
 }
 
 function bitsOfCodes(ckpt: ReturnType<typeof readCheckpoint>, qweightName: string): number {
-  const name = qweightName.replace(/^transformer\./, "").replace(/\.qweight$/, "");
+  // Stored names carry the family's prefix (GPT-2 `transformer.`, BART `model.`); canonical names do not.
+  const name = qweightName.replace(/^(transformer|model)\./, "").replace(/\.qweight$/, "");
   const t = ckpt.tensors.get(name);
   return t?.kind === "quant" ? t.bits : 8;
 }

@@ -3,7 +3,7 @@
 // interpretation). A prompt goes through each layer as matrix products, in chunks of up to CHUNK tokens;
 // decoding then adds one token at a time against the cache. The reference forward (src/reference/gpt2.ts)
 // computes the same f32 operations in the same order, so on int8-activation models the two agree bit for
-// bit; its header lists what they share and why. Change an epilogue, a summation order or a precision
+// bit; src/reference/common.ts's header lists what they share and why. Change an epilogue, a summation order or a precision
 // here or in assembly/ and it must change there too (test/runtime/reference_match.test.ts checks).
 //
 // Letters: T tokens in this step, P tokens already cached, S = P + T, C n_embd, NH heads, HS = C / NH,
@@ -11,28 +11,12 @@
 
 import { LowbitError } from "../errors.js";
 import type { Gpt2Config } from "../format/gpt2_config.js";
-import type { WeightEntry } from "../format/lowbit_onnx.js";
 import type { LowbitModelFile } from "../format/lowbit_onnx.js";
-import { KernelAbort, type Kernels } from "./kernels.js";
-
-function outOfMemory(err: unknown, what: string): unknown {
-  if (err instanceof KernelAbort || err instanceof RangeError) {
-    return new LowbitError("out of WASM memory", { file: what, found: (err as Error).message, hint: "use a shorter context or a smaller model" });
-  }
-  return err;
-}
+import type { Kernels } from "./kernels.js";
+import { allocate, MatrixProducts, outOfMemory, WeightPlacer, type MappedWeight } from "./weights.js";
 
 /** Tokens per prefill chunk: bounds the activation scratch while keeping the products matrix-shaped. */
 export const CHUNK = 64;
-
-/** A weight in WASM memory: byte offsets of its stored data and scales, plus how to read them. */
-interface MappedWeight {
-  data: number;
-  scale: number;
-  bits: number; // 32 for fp32
-  groupSize: number;
-  shape: number[];
-}
 
 interface Layer {
   ln1: [number, number]; // gain, bias: (C)
@@ -77,38 +61,23 @@ export class Gpt2Executor {
   private readonly ctx: number; // (CHUNK, C)
   private readonly proj: number; // (CHUNK, C)
   private readonly mlp: number; // (CHUNK, F)
-  private readonly xq: number; // (CHUNK, max(C, F)) int8
-  private readonly sx: number; // (CHUNK) f32
-  private readonly acc: number; // (max N) i32 / f32
-  private readonly perm: number; // (max N) i32
+  private readonly products: MatrixProducts;
   private scores = 0; // (cacheRows) f32
-  private readonly xperm: number; // (C) int8
   private readonly logits: number; // (V) f32
 
   constructor(kernels: Kernels, file: LowbitModelFile, options: Gpt2Options = {}) {
     this.k = kernels;
-    this.config = file.config;
+    this.config = file.config as Gpt2Config;
     const c = this.config;
     this.activationBits = file.quantization.activation_bits === 8 ? 8 : 32;
     const C = c.n_embd;
     const F = c.n_inner;
     const V = c.vocab_size;
-    const byName = new Map(file.weights.map((w) => [w.name, w]));
 
     try {
-      let weightBytes = 0;
-      const place = (bytes: Uint8Array): number => {
-        const ptr = this.alloc(bytes.byteLength);
-        new Uint8Array(this.k.memory.buffer, ptr, bytes.byteLength).set(bytes);
-        weightBytes += bytes.byteLength;
-        return ptr;
-      };
-      const weight = (name: string): MappedWeight => {
-        const w = byName.get(name);
-        if (w === undefined) throw new LowbitError("model file lacks a weight", { file: file.file, tensor: name });
-        return this.mapWeight(file, w, place);
-      };
-      const vector = (name: string): number => weight(name).data;
+      const placer = new WeightPlacer(kernels, file);
+      const weight = (name: string): MappedWeight => placer.weight(name);
+      const vector = (name: string): number => placer.vector(name);
 
       this.wte = weight("wte.weight");
       this.wpe = vector("wpe.weight");
@@ -125,7 +94,7 @@ export class Gpt2Executor {
           fcProj: weight(`${p}.mlp.c_proj.weight`), fcProjBias: vector(`${p}.mlp.c_proj.bias`),
         });
       }
-      this.weightBytes = weightBytes;
+      this.weightBytes = placer.bytes;
 
       const maxN = Math.max(3 * C, F);
       this.x = this.alloc(CHUNK * C * 4);
@@ -134,11 +103,7 @@ export class Gpt2Executor {
       this.ctx = this.alloc(CHUNK * C * 4);
       this.proj = this.alloc(CHUNK * C * 4);
       this.mlp = this.alloc(CHUNK * F * 4);
-      this.xq = this.alloc(CHUNK * Math.max(C, F));
-      this.sx = this.alloc(CHUNK * 4);
-      this.acc = this.alloc(maxN * 4);
-      this.perm = this.alloc(maxN * 4);
-      this.xperm = this.alloc(C);
+      this.products = new MatrixProducts(kernels, this.activationBits, CHUNK, Math.max(C, F), maxN);
       this.logits = this.alloc(V * 4);
     } catch (err) {
       throw outOfMemory(err, file.file);
@@ -147,7 +112,7 @@ export class Gpt2Executor {
   }
 
   private alloc(bytes: number): number {
-    return this.k.allocate(Math.max(16, bytes));
+    return allocate(this.k, bytes);
   }
 
   /** Rows the KV cache holds: the longest sequence (prompt + generated tokens) it can run. */
@@ -186,17 +151,6 @@ export class Gpt2Executor {
     } catch (err) {
       throw outOfMemory(err, `a KV cache of ${rows} tokens`);
     }
-  }
-
-  private mapWeight(file: LowbitModelFile, w: WeightEntry, place: (b: Uint8Array) => number): MappedWeight {
-    if (w.layout === "nbits") {
-      throw new LowbitError("this runtime reads `--format dq` files; MatMulNBits weights are for onnxruntime", {
-        file: file.file, tensor: w.name, hint: "re-export without --format nbits",
-      });
-    }
-    const data = place(file.initializers.get(w.initializer)!.raw);
-    if (w.layout === "float") return { data, scale: 0, bits: 32, groupSize: 0, shape: w.shape };
-    return { data, scale: place(file.initializers.get(w.scale!)!.raw), bits: w.bits!, groupSize: w.group_size ?? 0, shape: w.shape };
   }
 
   /** Tokens held in the KV cache. */
@@ -287,30 +241,11 @@ export class Gpt2Executor {
 
   /** out (T, N) = in (T, K) · W + b, by the kernel that matches how W is stored. */
   private linear(input: number, T: number, K: number, N: number, w: MappedWeight, bias: number, out: number): void {
-    const k = this.k;
-    if (w.bits === 32) {
-      k.matmulF32(input, T, K, N, w.data, bias, out);
-    } else if (this.activationBits === 8) {
-      k.quantizeActivationRows(input, this.xq, this.sx, T, K);
-      k.matmulQ(this.xq, this.sx, T, K, N, w.data, w.bits, w.scale, w.groupSize, bias, out, this.acc, this.perm);
-    } else {
-      k.matmulQf32(input, T, K, N, w.data, w.bits, w.scale, w.groupSize, bias, out, this.acc);
-    }
+    this.products.linear(input, T, K, N, w, bias, out);
   }
 
   /** logits (V) = final (C) · headᵀ. */
   private headRow(final: number, out: number): void {
-    const k = this.k;
-    const h = this.head;
-    const C = this.config.n_embd;
-    const V = this.config.vocab_size;
-    if (h.bits === 32) {
-      k.headF32(final, V, C, h.data, out);
-    } else if (this.activationBits === 8) {
-      k.quantizeActivationRows(final, this.xq, this.sx, 1, C);
-      k.headQ(this.xq, new Float32Array(k.memory.buffer, this.sx, 1)[0], V, C, h.data, h.bits, h.scale, h.groupSize, out, this.xperm);
-    } else {
-      k.headQf32(final, V, C, h.data, h.bits, h.scale, h.groupSize, out);
-    }
+    this.products.headRow(final, this.config.vocab_size, this.config.n_embd, this.head, out);
   }
 }

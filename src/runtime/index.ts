@@ -1,22 +1,25 @@
-// lowbit's runtime, the public API: load a lowbit .onnx (path, URL, ArrayBuffer or Uint8Array) onto the
-// WASM kernels and generate text as an async stream of tokens. An ES module with no Node built-ins at
-// the top level: the same file runs in Node and in browsers (Node-only reads are dynamic imports).
+// lowbit's runtime, the public API: load a model (a GPT-2 .onnx file, or a Hugging Face folder of either
+// family: path, URL, or bytes) onto the WASM kernels and generate text as an async stream of tokens; BART
+// models also summarize (src/runtime/seq2seq.ts). An ES module with no Node built-ins at the top level: the
+// same file runs in Node and in browsers (Node-only reads are dynamic imports).
 
 import { LowbitError } from "../errors.js";
 import type { Gpt2Config } from "../format/gpt2_config.js";
 import type { FileQuantization } from "../format/quantization.js";
-import { parseModelFile, verifyChecksum } from "../format/lowbit_onnx.js";
 import { Gpt2Executor } from "./gpt2.js";
 import { checkContextLength } from "./perplexity.js";
 import { instantiateKernels, kernelFileName, preferredVariant, type KernelVariant, type Kernels } from "./kernels.js";
 import { argmax, isSampling, penalize, Prng, sample, validateSampling, type SamplingOptions } from "./sampling.js";
 import { Gpt2Tokenizer, TextStreamDecoder } from "./tokenizer.js";
+import { readModelFiles, readSource, type ModelSource } from "./sources.js";
+import { bartModel, type BartModel } from "./seq2seq.js";
 
-export { Gpt2Tokenizer, TextStreamDecoder } from "./tokenizer.js";
+export { BpeTokenizer, Gpt2Tokenizer, TextStreamDecoder, type DecodeOptions, type EncodeOptions } from "./tokenizer.js";
 export type { SamplingOptions } from "./sampling.js";
 export { LowbitError } from "../errors.js";
+export type { BartModel, Seq2SeqOptions, Seq2SeqStats, Summary } from "./seq2seq.js";
 
-export type ModelSource = string | URL | ArrayBuffer | Uint8Array;
+export type { ModelSource, FolderFiles } from "./sources.js";
 
 export interface LoadOptions {
   /** The kernels' .wasm (bytes, compiled module, path or URL); by default build/lowbit.{simd|scalar}.wasm. */
@@ -32,6 +35,10 @@ export interface LoadOptions {
    * flipped bit or a cut download is refused rather than run. Costs one SHA-256 pass over the file.
    */
   verifyChecksum?: boolean;
+  /** Which precision of a folder to load (fp32|q8|q4|q2); by default its config.json's transformers.js_config.dtype. */
+  dtype?: string;
+  /** BART: decoder rows (beams) to size the scratch for up front. */
+  maxBeams?: number;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -66,7 +73,8 @@ export interface GenerationStats {
   stopReason: "max_new_tokens" | "eos" | "stop_string";
 }
 
-export interface LowbitModel {
+export interface Gpt2Model {
+  readonly modelType: "gpt2";
   readonly config: Gpt2Config;
   readonly quantization: FileQuantization;
   readonly tokenizer: Gpt2Tokenizer;
@@ -80,23 +88,9 @@ export interface LowbitModel {
   lastStats?: GenerationStats;
 }
 
-const isNode = typeof process !== "undefined" && process.versions?.node !== undefined;
-const now = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
+export type LowbitModel = Gpt2Model | BartModel;
 
-async function readSource(src: string | URL, what: string): Promise<Uint8Array> {
-  const url = src instanceof URL ? src : /^[a-z][a-z0-9+.-]*:\/\//i.test(src) ? new URL(src) : undefined;
-  if (isNode && (url === undefined || url.protocol === "file:")) {
-    const fs = await import("node:fs/promises");
-    try {
-      return new Uint8Array(await fs.readFile(url ?? (src as string)));
-    } catch (err) {
-      throw new LowbitError(`cannot read ${what}`, { file: String(src), found: (err as { code?: string }).code ?? String(err) });
-    }
-  }
-  const response = await fetch(url ?? src);
-  if (!response.ok) throw new LowbitError(`cannot fetch ${what}`, { file: String(src), found: `HTTP ${response.status}` });
-  return new Uint8Array(await response.arrayBuffer());
-}
+const now = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
 
 export async function loadKernels(options: LoadOptions = {}): Promise<Kernels> {
   const variant = options.variant ?? preferredVariant();
@@ -105,17 +99,18 @@ export async function loadKernels(options: LoadOptions = {}): Promise<Kernels> {
   return instantiateKernels(wasm, variant, options.memoryLimitBytes);
 }
 
+/** Loads a model of either family: a GPT-2 .onnx file, or a folder (path, URL ending in "/", or its files). */
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<LowbitModel> {
   const t0 = now();
-  const name = typeof source === "string" || source instanceof URL ? String(source) : "model bytes";
-  const bytes = typeof source === "string" || source instanceof URL ? await readSource(source, "model file") : source instanceof Uint8Array ? source : new Uint8Array(source);
-  const file = parseModelFile(bytes, name);
-  if (options.verifyChecksum !== false) await verifyChecksum(file);
+  const files = await readModelFiles(source, options);
   const kernels = await loadKernels(options);
+  if (files.modelType === "bart") return bartModel(kernels, files, options, t0);
+  const file = files.model;
   const executor = new Gpt2Executor(kernels, file, { contextLength: options.contextLength });
   const tokenizer = Gpt2Tokenizer.fromBpe(file.bpe);
-  const model: LowbitModel = {
-    config: file.config,
+  const model: Gpt2Model = {
+    modelType: "gpt2",
+    config: file.config as Gpt2Config,
     quantization: file.quantization,
     tokenizer,
     executor,
@@ -127,10 +122,32 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
   return model;
 }
 
+/** Loads a GPT-2 model; a BART model is refused with a message that names what to use instead. */
+export async function loadGpt2Model(source: ModelSource, options: LoadOptions = {}): Promise<Gpt2Model> {
+  const model = await loadModel(source, options);
+  if (model.modelType !== "gpt2") {
+    throw new LowbitError("this is a BART (sequence-to-sequence) model, not a GPT-2 one", { file: String(sourceName(source)), hint: "use `lowbit summarize`, or model.generate() on the model loadModel() returns" });
+  }
+  return model;
+}
+
+/** Loads a BART model; a GPT-2 model is refused with a message that names what to use instead. */
+export async function loadBartModel(source: ModelSource, options: LoadOptions = {}): Promise<BartModel> {
+  const model = await loadModel(source, options);
+  if (model.modelType !== "bart") {
+    throw new LowbitError("this is a GPT-2 (decoder-only) model, not a BART one", { file: String(sourceName(source)), hint: "use `lowbit generate` for GPT-2 models" });
+  }
+  return model;
+}
+
+function sourceName(source: ModelSource): string {
+  return typeof source === "string" || source instanceof URL ? String(source) : "model bytes";
+}
+
 /** Macrotask yield, so an AbortSignal fired by a timer or an event is seen between tokens. */
 const yieldToEvents = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
-async function* generate(model: LowbitModel, prompt: string | number[], o: GenerateOptions): AsyncGenerator<GeneratedToken, GenerationStats> {
+async function* generate(model: Gpt2Model, prompt: string | number[], o: GenerateOptions): AsyncGenerator<GeneratedToken, GenerationStats> {
   validateSampling(o);
   const maxNew = o.maxNewTokens ?? 32;
   if (!(Number.isInteger(maxNew) && maxNew >= 1)) throw new LowbitError("invalid max new tokens", { expected: "an integer >= 1", found: String(maxNew) });

@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { readCheckpoint } from "../../src/export/checkpoint.js";
+import { readGpt2Checkpoint } from "../../src/export/checkpoint.js";
 import { exportGpt2, quantizeCheckpoint } from "../../src/export/export.js";
-import { LowbitError, loadModel } from "../../src/runtime/index.js";
+import { LowbitError, loadGpt2Model } from "../../src/runtime/index.js";
 import { runCli } from "../helpers/cli.js";
 import { fixtureDir, tempDir } from "../helpers/fixtures.js";
 
@@ -25,7 +25,7 @@ describe("runtime bad input", () => {
   const dir = tempDir();
   const model = join(dir, "tiny-228.onnx");
   before(() => {
-    const q = quantizeCheckpoint(readCheckpoint(fixtureDir("tiny-f32")), { weightBits: 2, embeddingBits: 2, activationBits: 8, granularity: "module", groupSize: 0, clip: "mse" });
+    const q = quantizeCheckpoint(readGpt2Checkpoint(fixtureDir("tiny-f32")), { weightBits: 2, embeddingBits: 2, activationBits: 8, granularity: "module", groupSize: 0, clip: "mse" });
     writeFileSync(model, exportGpt2(q, { format: "dq", activationBits: 8, source: "tiny" }).bytes);
   });
 
@@ -110,17 +110,17 @@ describe("runtime bad input", () => {
   });
 
   it("out of WASM memory, loading and when the KV cache grows", async () => {
-    await assert.rejects(loadModel(model, { memoryLimitBytes: 64 * 1024 }), (e: Error) =>
+    await assert.rejects(loadGpt2Model(model, { memoryLimitBytes: 64 * 1024 }), (e: Error) =>
       e instanceof LowbitError && /out of WASM memory/.test(e.message) && /over the limit of 65536/.test(e.message));
     // Enough for the weights and scratch (what an unlimited load uses), not for a 63-token cache on top.
-    const loaded = (await loadModel(model)).wasmMemoryBytes();
-    const m = await loadModel(model, { memoryLimitBytes: loaded + 8 * 1024 });
+    const loaded = (await loadGpt2Model(model)).wasmMemoryBytes();
+    const m = await loadGpt2Model(model, { memoryLimitBytes: loaded + 8 * 1024 });
     const gen = m.generate([1, 2, 3], { maxNewTokens: 60 });
     await assert.rejects(gen.next(), (e: Error) => e instanceof LowbitError && /out of WASM memory/.test(e.message) && /KV cache of 63 tokens/.test(e.message));
   });
 
   it("generation can be cancelled with an AbortSignal", async () => {
-    const m = await loadModel(model);
+    const m = await loadGpt2Model(model);
     const controller = new AbortController();
     const ids: number[] = [];
     await assert.rejects(async () => {

@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { readCheckpoint } from "../../src/export/checkpoint.js";
+import { readGpt2Checkpoint } from "../../src/export/checkpoint.js";
 import { exportGpt2, quantizeCheckpoint } from "../../src/export/export.js";
-import { loadModel, type GenerateOptions, type LowbitModel } from "../../src/runtime/index.js";
+import { loadGpt2Model, type GenerateOptions, type Gpt2Model as LowbitModel } from "../../src/runtime/index.js";
 import { LowbitError } from "../../src/errors.js";
 import { argmax, isSampling, penalize, Prng, sample } from "../../src/runtime/sampling.js";
 import { fixtureDir, tempDir } from "../helpers/fixtures.js";
@@ -73,9 +73,9 @@ describe("generate options on a model", () => {
   let m: LowbitModel;
   before(async () => {
     const path = join(tempDir(), "tiny.onnx");
-    const q = quantizeCheckpoint(readCheckpoint(fixtureDir("tiny-f32")), { weightBits: 4, embeddingBits: 4, activationBits: 8, granularity: "module", groupSize: 0, clip: "mse" });
+    const q = quantizeCheckpoint(readGpt2Checkpoint(fixtureDir("tiny-f32")), { weightBits: 4, embeddingBits: 4, activationBits: 8, granularity: "module", groupSize: 0, clip: "mse" });
     writeFileSync(path, exportGpt2(q, { format: "dq", activationBits: 8, source: "tiny" }).bytes);
-    m = await loadModel(path);
+    m = await loadGpt2Model(path);
   });
   const run = async (prompt: string | number[], o: GenerateOptions) => {
     const out: { ids: number[]; text: string } = { ids: [], text: "" };

@@ -7,18 +7,18 @@
 // different precisions. An int8 activation code can also flip by one where an input lies within rounding
 // of a .5 boundary; that moves a logit by about s_x · step · |code| ≈ 1e-5 here. Measured: ≤ 3e-6 against
 // onnxruntime. Against the reference the int8-activation settings measure 0: it computes every f32 that can
-// reach an int8 quantizer as the kernels do (src/reference/gpt2.ts, header); fp32 and A32 ≤ 2e-6. Trained
+// reach an int8 quantizer as the kernels do (src/reference/common.ts, header); fp32 and A32 ≤ 2e-6. Trained
 // weights, where flips are common and cascade, are test/runtime/reference_match.test.ts's job.
 
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { readCheckpoint, type Gpt2Checkpoint } from "../../src/export/checkpoint.js";
+import { readGpt2Checkpoint, type Gpt2Checkpoint } from "../../src/export/checkpoint.js";
 import { exportGpt2, quantizeCheckpoint, type QuantizeSettings } from "../../src/export/export.js";
 import { readModelFile } from "../../src/format/node_io.js";
 import { loadReferenceModel, referenceGreedy } from "../../src/reference/gpt2.js";
-import { loadModel, type LowbitModel } from "../../src/runtime/index.js";
+import { loadGpt2Model, type Gpt2Model as LowbitModel } from "../../src/runtime/index.js";
 import { makeRandomGpt2 } from "../../scripts/make_random_gpt2.js";
 import { GPT2_FIXTURES, expected, fixtureDir, tempDir } from "../helpers/fixtures.js";
 import { maxAbsDiff, openOrt, ortGreedy } from "../helpers/ort_gpt2.js";
@@ -45,7 +45,7 @@ describe("runtime vs transformers (fp32 fixtures)", () => {
   for (const name of GPT2_FIXTURES) {
     it(`${name}: prompt logits and 32 greedy ids`, async () => {
       const want = expected(name);
-      const m = await loadModel(exportTo(join(dir, `${name}.onnx`), readCheckpoint(fixtureDir(name))));
+      const m = await loadGpt2Model(exportTo(join(dir, `${name}.onnx`), readGpt2Checkpoint(fixtureDir(name))));
       const logits = rows(m.executor.forward(want.prompt_ids, true), m.config.vocab_size);
       const diff = maxAbsDiff(logits, want.logits);
       assert.ok(diff <= TOLERANCE, `max |runtime − transformers| = ${diff}`);
@@ -70,12 +70,12 @@ describe("runtime vs onnxruntime and the reference: 64 greedy tokens", () => {
   before(() => {
     // GPT-2's vocabulary and a context long enough for prompt + 64 tokens; std 0.1 keeps argmax decisive.
     makeRandomGpt2(join(dir, "ckpt"), { layers: 2, embd: 64, heads: 4, vocab: 50257, positions: 96, seed: 5, std: 0.1 });
-    ckpt = readCheckpoint(join(dir, "ckpt"));
+    ckpt = readGpt2Checkpoint(join(dir, "ckpt"));
   });
   for (const [label, s] of SETTINGS) {
     it(label, async () => {
       const path = exportTo(join(dir, `${label.replace(/ /g, "_")}.onnx`), ckpt, s);
-      const m = await loadModel(path);
+      const m = await loadGpt2Model(path);
       const ort = await ortGreedy(await openOrt(path), prompt, 64);
       const ref = referenceGreedy(loadReferenceModel(readModelFile(path)), prompt, 64);
       const logits = rows(m.executor.forward(prompt, true), m.config.vocab_size);
@@ -91,14 +91,14 @@ describe("runtime vs onnxruntime and the reference: 64 greedy tokens", () => {
 
   it("the scalar build gives the same greedy tokens as the SIMD build", async () => {
     const path = join(dir, "W2_E2_A8.onnx");
-    const simd = await loadModel(path, { variant: "simd" });
-    const scalar = await loadModel(path, { variant: "scalar" });
+    const simd = await loadGpt2Model(path, { variant: "simd" });
+    const scalar = await loadGpt2Model(path, { variant: "scalar" });
     assert.equal(scalar.kernelVariant, "scalar");
     assert.deepEqual(await greedyIds(scalar, prompt, 16), await greedyIds(simd, prompt, 16));
   });
 
   it("a long prompt is prefilled in chunks with the same logits as token-by-token decoding", async () => {
-    const m = await loadModel(join(dir, "W4_E4_A8_G32.onnx"));
+    const m = await loadGpt2Model(join(dir, "W4_E4_A8_G32.onnx"));
     const long = Array.from({ length: 80 }, (_, i) => (i * 7919) % 50257);
     const chunked = m.executor.forward(long);
     m.executor.reset();

@@ -5,11 +5,11 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { readCheckpoint } from "../../src/export/checkpoint.js";
+import { readGpt2Checkpoint } from "../../src/export/checkpoint.js";
 import { exportGpt2, quantizeCheckpoint } from "../../src/export/export.js";
 import { readModelFile } from "../../src/format/node_io.js";
 import { emptyCache, loadReferenceModel, referenceForward } from "../../src/reference/gpt2.js";
-import { loadModel } from "../../src/runtime/index.js";
+import { loadGpt2Model } from "../../src/runtime/index.js";
 import { negativeLogLikelihood, perplexity } from "../../src/runtime/perplexity.js";
 import { runCli } from "../helpers/cli.js";
 import { fixtureDir, tempDir } from "../helpers/fixtures.js";
@@ -20,11 +20,11 @@ describe("perplexity", () => {
 
   for (const bits of [32, 2] as const) {
     it(`${bits === 32 ? "fp32" : "2-2-8"}: runtime equals the reference forward on the same windows (context 64, stride 24)`, async () => {
-      const ckpt = readCheckpoint(fixtureDir("tiny-f32"));
+      const ckpt = readGpt2Checkpoint(fixtureDir("tiny-f32"));
       const q = bits === 32 ? ckpt : quantizeCheckpoint(ckpt, { weightBits: 2, embeddingBits: 2, activationBits: 8, granularity: "module", groupSize: 0, clip: "mse" });
       const path = join(dir, `m${bits}.onnx`);
       writeFileSync(path, exportGpt2(q, { format: "dq", activationBits: bits === 32 ? 32 : 8, source: "tiny" }).bytes);
-      const m = await loadModel(path);
+      const m = await loadGpt2Model(path);
       const got = perplexity(m.executor, tokens, { context: 64, stride: 24 });
       assert.equal(got.scoredTokens, tokens.length - 1);
 

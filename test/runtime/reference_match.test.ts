@@ -4,7 +4,7 @@
 // Trained weights put many int8 activation inputs near .5 code boundaries, so one last-bit difference
 // between the forwards flips a code and the flip cascades through the layers and the KV cache (the
 // tiny random models of gpt2.test.ts rarely show it). Before the reference shared the kernels' f32
-// arithmetic (src/reference/gpt2.ts, header), this prompt gave max |Δlogit| 0.08–0.24 over its 64 greedy
+// arithmetic (src/reference/common.ts, header), this prompt gave max |Δlogit| 0.08–0.24 over its 64 greedy
 // steps on all four models. Now every f32 is computed the same way on both sides: measured 0.
 // TOLERANCE leaves room only for exp/tanh, which each side takes from its own libm (equal after
 // rounding to f32 on every argument measured).
@@ -17,13 +17,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { readCheckpoint, type Gpt2Checkpoint } from "../../src/export/checkpoint.js";
+import { readGpt2Checkpoint, type Gpt2Checkpoint } from "../../src/export/checkpoint.js";
 import { exportGpt2, quantizeCheckpoint } from "../../src/export/export.js";
 import type { WeightBits } from "../../src/format/quant_formats.js";
 import { readModelFile } from "../../src/format/node_io.js";
 import { argmax, emptyCache, loadReferenceModel, referenceForward } from "../../src/reference/gpt2.js";
 import type { KernelVariant } from "../../src/runtime/kernels.js";
-import { loadModel, type LowbitModel } from "../../src/runtime/index.js";
+import { loadGpt2Model, type Gpt2Model as LowbitModel } from "../../src/runtime/index.js";
 import { ROOT } from "../helpers/fixtures.js";
 
 const TOLERANCE = 1e-4;
@@ -52,7 +52,7 @@ function referenceRun(path: string): { ids: number[]; logits: Float32Array[] } {
  * reference's id, the runtime's own greedy run takes the same path (same inputs at every step).
  */
 async function runtimeAgainst(path: string, variant: KernelVariant, ref: { ids: number[]; logits: Float32Array[] }) {
-  const m = await loadModel(path, { variant });
+  const m = await loadGpt2Model(path, { variant });
   assert.equal(m.kernelVariant, variant);
   const V = m.config.vocab_size;
   const rows: Float32Array[] = [];
@@ -83,7 +83,7 @@ describe("runtime equals the reference forward on trained weights: logits and 64
   const models: Array<[string, () => string]> = [["models/quantgpt-228.onnx (2-2-8, per module)", () => join(ROOT, "models", "quantgpt-228.onnx")]];
   let teacher: Gpt2Checkpoint;
   before(() => {
-    teacher = readCheckpoint(join(ROOT, "models", "teacher"));
+    teacher = readGpt2Checkpoint(join(ROOT, "models", "teacher"));
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,0 +1,149 @@
+// Where a model's bytes come from, for loadModel(): one lowbit .onnx file (a path, a URL or bytes; GPT-2), or a
+// Hugging Face folder (src/format/hf_layout.ts; a directory path, a URL ending in "/", or its files as bytes),
+// which holds GPT-2's onnx/model*.onnx or BART's encoder and merged decoder. Every file is parsed and checked by
+// src/format/ before use; the two BART files must come from one export. No Node built-ins at the top level:
+// the same code runs in browsers (Node-only reads are dynamic imports).
+
+import { LowbitError } from "../errors.js";
+import { parseGenerationConfig, type GenerationDefaults } from "../format/generation_config.js";
+import { checkDtype, onnxFiles, parseFolderConfig, type Dtype } from "../format/hf_layout.js";
+import { META, parseModelFile, verifyChecksum, type LowbitModelFile } from "../format/lowbit_onnx.js";
+import { parseJson } from "../format/schema.js";
+
+/** A folder's files as bytes, by path relative to the folder ("config.json", "onnx/encoder_model_q2.onnx", …). */
+export interface FolderFiles {
+  files: Record<string, Uint8Array>;
+}
+
+export type ModelSource = string | URL | ArrayBuffer | Uint8Array | FolderFiles;
+
+export interface SourceOptions {
+  /** Which precision of a folder to load (fp32|q8|q4|q2); by default its config.json's transformers.js_config.dtype, else fp32. */
+  dtype?: string;
+  /** Check each file's lowbit.checksum (default true). */
+  verifyChecksum?: boolean;
+}
+
+export type ModelFiles =
+  | { modelType: "gpt2"; model: LowbitModelFile }
+  | { modelType: "bart"; encoder: LowbitModelFile; decoder: LowbitModelFile; generation?: GenerationDefaults };
+
+const isNode = typeof process !== "undefined" && process.versions?.node !== undefined;
+
+/** A folder (or single file) to read from: returns a file's bytes, or undefined where it does not exist. */
+type Reader = (relative: string) => Promise<Uint8Array | undefined>;
+
+async function readPath(path: string | URL, what: string, optional: boolean): Promise<Uint8Array | undefined> {
+  const fs = await import("node:fs/promises");
+  try {
+    return new Uint8Array(await fs.readFile(path));
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (optional && code === "ENOENT") return undefined;
+    throw new LowbitError(`cannot read ${what}`, { file: String(path), found: code ?? String(err) });
+  }
+}
+
+async function fetchBytes(url: URL, what: string, optional: boolean): Promise<Uint8Array | undefined> {
+  const response = await fetch(url);
+  if (optional && response.status === 404) return undefined;
+  if (!response.ok) throw new LowbitError(`cannot fetch ${what}`, { file: String(url), found: `HTTP ${response.status}` });
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** Reads one file from a path or URL. */
+export async function readSource(src: string | URL, what: string): Promise<Uint8Array> {
+  const url = src instanceof URL ? src : /^[a-z][a-z0-9+.-]*:\/\//i.test(src) ? new URL(src) : undefined;
+  if (isNode && (url === undefined || url.protocol === "file:")) return (await readPath(url ?? (src as string), what, false))!;
+  return (await fetchBytes(url ?? new URL(src as string, globalThis.location?.href), what, false))!;
+}
+
+async function isDirectory(path: string | URL): Promise<boolean> {
+  if (!isNode) return false;
+  const fs = await import("node:fs/promises");
+  try {
+    return (await fs.stat(path)).isDirectory();
+  } catch {
+    return false; // a missing path is reported by the read that follows
+  }
+}
+
+/** A reader over the folder a source names, or undefined when the source is one file. */
+async function folderReader(source: ModelSource): Promise<{ reader: Reader; name: string } | undefined> {
+  if (source instanceof Uint8Array || source instanceof ArrayBuffer) return undefined;
+  if (typeof source === "object" && !(source instanceof URL)) {
+    const files = source.files;
+    return { reader: async (rel) => files[rel], name: "model folder" };
+  }
+  const text = String(source);
+  const url = source instanceof URL ? source : /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? new URL(text) : undefined;
+  if (isNode && (url === undefined || url.protocol === "file:")) {
+    if (!(await isDirectory(url ?? text))) return undefined;
+    const { join } = await import("node:path");
+    const { fileURLToPath } = await import("node:url");
+    const dir = url === undefined ? text : fileURLToPath(url);
+    return { reader: (rel) => readPath(join(dir, rel), rel, true), name: dir };
+  }
+  if (!text.endsWith("/")) return undefined;
+  const base = url ?? new URL(text, globalThis.location?.href);
+  return { reader: (rel) => fetchBytes(new URL(rel, base), rel, true), name: String(base) };
+}
+
+const utf8 = new TextDecoder();
+
+/** Reads, parses and checks a model's files: a single GPT-2 file, or a folder of either family. */
+export async function readModelFiles(source: ModelSource, options: SourceOptions = {}): Promise<ModelFiles> {
+  const verify = async (f: LowbitModelFile) => {
+    if (options.verifyChecksum !== false) await verifyChecksum(f);
+    return f;
+  };
+  const folder = await folderReader(source);
+  if (folder === undefined) {
+    const name = typeof source === "string" || source instanceof URL ? String(source) : "model bytes";
+    const bytes = typeof source === "string" || source instanceof URL ? await readSource(source, "model file") : source instanceof Uint8Array ? source : new Uint8Array(source as ArrayBuffer);
+    const file = parseModelFile(bytes, name);
+    if (file.config.model_type !== "gpt2") {
+      throw new LowbitError("a BART model is a folder of two files (encoder and decoder), not one file", {
+        file: name, found: `the ${file.component ?? "?"} file alone`, hint: "load the export's folder",
+      });
+    }
+    return { modelType: "gpt2", model: await verify(file) };
+  }
+
+  const at = (rel: string) => `${folder.name.replace(/\/$/, "")}/${rel}`;
+  const need = async (rel: string): Promise<Uint8Array> => {
+    const bytes = await folder.reader(rel);
+    if (bytes === undefined) throw new LowbitError("model folder lacks a file", { file: at(rel), hint: "export it with `lowbit export <checkpoint> -o <dir>/`" });
+    return bytes;
+  };
+  const config = parseFolderConfig(utf8.decode(await need("config.json")), at("config.json"));
+  const dtype: Dtype = options.dtype !== undefined ? checkDtype(options.dtype) : config.dtype ?? "fp32";
+  const names = onnxFiles(config.modelType, dtype);
+  const parse = async (rel: string): Promise<LowbitModelFile> => {
+    const f = parseModelFile(await need(rel), at(rel));
+    if (f.config.model_type !== config.modelType) {
+      throw new LowbitError("model file's type differs from the folder's config.json", { file: at(rel), expected: config.modelType, found: f.config.model_type });
+    }
+    return f;
+  };
+  if (config.modelType === "gpt2") return { modelType: "gpt2", model: await verify(await parse(names.model!)) };
+
+  const encoder = await parse(names.encoder!);
+  const decoder = await parse(names.decoder!);
+  for (const [f, part] of [[encoder, "encoder"], [decoder, "decoder"]] as const) {
+    if (f.component !== part) throw new LowbitError("model file holds another part of the model", { file: f.file, expected: part, found: String(f.component) });
+  }
+  for (const key of [META.config, META.quantization]) {
+    if (encoder.metadata.get(key) !== decoder.metadata.get(key)) {
+      throw new LowbitError(`the encoder and decoder files differ in ${key} (files from two exports?)`, { file: decoder.file, expected: `the ${key} of ${encoder.file}` });
+    }
+  }
+  const generationBytes = await folder.reader("generation_config.json");
+  const generation = generationBytes !== undefined
+    ? parseGenerationConfig(parseJson(utf8.decode(generationBytes), at("generation_config.json"), "generation_config.json"), at("generation_config.json"))
+    : decoder.generation;
+  await verify(encoder);
+  await verify(decoder);
+  return { modelType: "bart", encoder, decoder, generation };
+}
+
