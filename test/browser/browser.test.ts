@@ -12,10 +12,11 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { readCheckpoint, type Gpt2Checkpoint } from "../../src/export/checkpoint.js";
+import { readGpt2Checkpoint, type Gpt2Checkpoint } from "../../src/export/checkpoint.js";
 import { exportGpt2, quantizeCheckpoint, type QuantizeSettings } from "../../src/export/export.js";
-import { loadModel, type GenerateOptions } from "../../src/runtime/index.js";
+import { loadGpt2Model, type GenerateOptions } from "../../src/runtime/index.js";
 import type { KernelVariant } from "../../src/runtime/kernels.js";
+import { folderFiles } from "../helpers/bart_fixtures.js";
 import { BrowserRuntime, kernelPath } from "../helpers/browser.js";
 import { expected, fixtureDir } from "../helpers/fixtures.js";
 
@@ -30,9 +31,9 @@ function exportBytes(ckpt: Gpt2Checkpoint, s?: QuantizeSettings): Uint8Array {
   return exportGpt2(s ? quantizeCheckpoint(ckpt, s) : ckpt, { format: "dq", activationBits: s?.activationBits ?? 32, source: "x" }).bytes;
 }
 
-/** The Node side of every comparison: the same loadModel + generate the page runs (driver in helpers/browser.ts). */
+/** The Node side of every comparison: the same loadGpt2Model + generate the page runs (driver in helpers/browser.ts). */
 async function nodeIds(bytes: Uint8Array, variant: KernelVariant, prompt: number[], options: GenerateOptions): Promise<number[]> {
-  const m = await loadModel(bytes, { kernels: readFileSync(kernelPath(variant)), variant });
+  const m = await loadGpt2Model(bytes, { kernels: readFileSync(kernelPath(variant)), variant });
   assert.equal(m.kernelVariant, variant);
   const ids: number[] = [];
   for await (const tok of m.generate(prompt, options)) if (tok.id >= 0) ids.push(tok.id);
@@ -55,12 +56,15 @@ describe("runtime in headless Chromium gives Node's tokens (tiny-f32)", () => {
   // error and rethrowing it in every test makes a missing Chromium or build count as failures.
   before(async () => {
     try {
-      const ckpt = readCheckpoint(fixtureDir("tiny-f32"));
+      const ckpt = readGpt2Checkpoint(fixtureDir("tiny-f32"));
       models.set("w2.onnx", exportBytes(ckpt, W2));
       models.set("w4-g32.onnx", exportBytes(ckpt, W4_G32));
       models.set("fp32.onnx", exportBytes(ckpt));
       started = await BrowserRuntime.start();
       for (const [name, bytes] of models) started.serveModel(name, bytes);
+      // The same models as Hugging Face folders (onnx/model.onnx, onnx/model_q2.onnx beside config.json).
+      started.serveFolder("gpt2-fp32", folderFiles(ckpt));
+      started.serveFolder("gpt2-w2", folderFiles(quantizeCheckpoint(ckpt, W2), 8));
     } catch (err) {
       setupError = err;
     }
@@ -113,5 +117,19 @@ describe("runtime in headless Chromium gives Node's tokens (tiny-f32)", () => {
     assert.deepEqual(page.ids, node);
     // fp32 reproduces the fixture's transformers output (test/runtime/gpt2.test.ts checks the same in Node).
     assert.deepEqual(page.ids, expected("tiny-f32").greedy_ids);
+  });
+
+  it("folders loaded by URL (onnx/model.onnx, onnx/model_q2.onnx): the single files' ids", async () => {
+    const seen = browser().requests().length;
+    const fp32 = await browser().generateFolder("gpt2-fp32", "simd", prompt, GREEDY);
+    const w2 = await browser().generateFolder("gpt2-w2", "scalar", prompt, GREEDY);
+    assert.equal(w2.kernelVariant, "scalar");
+    assert.deepEqual(fp32.ids, expected("tiny-f32").greedy_ids);
+    assert.deepEqual(w2.ids, await nodeIds(models.get("w2.onnx")!, "scalar", prompt, GREEDY));
+    const fetched = browser().requests().slice(seen).filter((r) => r.startsWith("GET /models/"));
+    assert.deepEqual(fetched, [
+      "GET /models/gpt2-fp32/config.json 200", "GET /models/gpt2-fp32/onnx/model.onnx 200",
+      "GET /models/gpt2-w2/config.json 200", "GET /models/gpt2-w2/onnx/model_q2.onnx 200",
+    ]);
   });
 });

@@ -1,6 +1,8 @@
 // Runs lowbit's runtime in headless Chromium for tests: bundles src/runtime/index.ts for the browser with
 // esbuild, serves the bundle, the built .wasm kernels and model bytes from a local HTTP server, and drives
-// a page through playwright-core. Not a general browser harness: one page, one origin, GPT-2 generation.
+// a page through playwright-core. Not a general browser harness: one page, one origin; lowbit's GPT-2
+// generation and BART summarization, and any other served files a test adds (transformers.js:
+// test/helpers/browser_transformers.ts).
 //
 // Nothing here reaches the network: the server binds 127.0.0.1 on an ephemeral port and Chromium is
 // started with its background services (updates, sync, QUIC probes) off, as the test machines have no
@@ -13,7 +15,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { chromium, type Browser, type Page } from "playwright-core";
-import type { GenerateOptions } from "../../src/runtime/index.js";
+import type { FolderFiles, GenerateOptions, Seq2SeqOptions } from "../../src/runtime/index.js";
 import { kernelFileName, type KernelVariant } from "../../src/runtime/kernels.js";
 import { ROOT } from "./fixtures.js";
 
@@ -85,20 +87,72 @@ const INDEX_HTML = `<!doctype html><meta charset="utf-8"><title>lowbit browser t
 const DRIVER_JS = `
 import { loadModel } from "/lowbit.js";
 
-// Loads a served model onto the served kernels and returns the ids that generate() streams.
+const kernels = (variant) => new URL("/kernels/lowbit." + variant + ".wasm", location.href);
+const isNode = () => typeof process !== "undefined";
+
+async function streamIds(m, prompt, options) {
+  const ids = [];
+  for await (const tok of m.generate(prompt, options)) if (tok.id >= 0) ids.push(tok.id);
+  return ids;
+}
+
+// Loads a served single-file model (fetched here, passed as bytes) onto the served kernels and returns the
+// ids that generate() streams.
 export async function generateIds({ model, variant, prompt, options }) {
   const response = await fetch("/models/" + model);
   if (!response.ok) throw new Error("GET /models/" + model + ": HTTP " + response.status);
   const bytes = new Uint8Array(await response.arrayBuffer());
-  const m = await loadModel(bytes, { kernels: new URL("/kernels/lowbit." + variant + ".wasm", location.href), variant });
+  const m = await loadModel(bytes, { kernels: kernels(variant), variant });
+  return { ids: await streamIds(m, prompt, options), kernelVariant: m.kernelVariant, isNode: isNode() };
+}
+
+// The same from a served folder, which loadModel reads itself by URL (config.json, then onnx/...).
+export async function generateFolderIds({ model, variant, prompt, options }) {
+  const m = await loadModel(new URL("/models/" + model + "/", location.href), { kernels: kernels(variant), variant });
+  if (m.modelType !== "gpt2") throw new Error("/models/" + model + "/ loaded as " + m.modelType);
+  return { ids: await streamIds(m, prompt, options), kernelVariant: m.kernelVariant, isNode: isNode() };
+}
+
+// Loads a served BART folder by URL and returns summarize()'s ids for each set of options, in order.
+export async function summarizeIds({ model, variant, input, runs }) {
+  const m = await loadModel(new URL("/models/" + model + "/", location.href), { kernels: kernels(variant), variant });
+  if (m.modelType !== "bart") throw new Error("/models/" + model + "/ loaded as " + m.modelType);
   const ids = [];
-  for await (const tok of m.generate(prompt, options)) if (tok.id >= 0) ids.push(tok.id);
-  return { ids, kernelVariant: m.kernelVariant, isNode: typeof process !== "undefined" };
+  for (const options of runs) ids.push((await m.summarize(input, options)).ids);
+  return { ids, kernelVariant: m.kernelVariant, isNode: isNode() };
 }
 `;
 
 // ---------------------------------------------------------------------------------------------------------
 // Server and browser
+
+export interface PageSummaries {
+  /** summarize()'s ids (after decoder_start_token_id) for each options object, in order. */
+  ids: number[][];
+  kernelVariant: KernelVariant;
+  isNode: boolean;
+}
+
+/** A response body and its content type. */
+interface Served {
+  type: string;
+  body: string | Uint8Array;
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".json": "application/json; charset=utf-8",
+  ".wasm": "application/wasm",
+  ".txt": "text/plain; charset=utf-8",
+};
+
+/** The content type for a path by its extension; application/octet-stream (.onnx and the rest) otherwise. */
+export function contentType(path: string): string {
+  const dot = path.lastIndexOf(".");
+  return (dot > path.lastIndexOf("/") && CONTENT_TYPES[path.slice(dot)]) || "application/octet-stream";
+}
 
 export interface PageGeneration {
   ids: number[];
@@ -109,15 +163,21 @@ export interface PageGeneration {
 
 /** One HTTP server and one Chromium page for a whole test file; `close()` in an after hook. */
 export class BrowserRuntime {
-  private readonly models = new Map<string, Uint8Array>();
   private readonly pageErrors: string[] = [];
+  /** Every path the page asked for, in order, with its status ("GET /models/x/config.json 200"). */
+  private readonly requestLog: string[];
 
   private constructor(
     private readonly server: Server,
     private readonly browser: Browser,
     private readonly page: Page,
     readonly origin: string,
-  ) {}
+    /** Everything the server answers, by URL path (shared with the request handler); anything else is a 404. */
+    private readonly routes: Map<string, Served>,
+    requestLog: string[],
+  ) {
+    this.requestLog = requestLog;
+  }
 
   /** Bundles the runtime, starts the server on 127.0.0.1:<ephemeral> and opens a page on it in Chromium. */
   static async start(): Promise<BrowserRuntime> {
@@ -125,21 +185,21 @@ export class BrowserRuntime {
     const kernels = new Map(VARIANTS.map((v) => [v, readFileSync(kernelPath(v))]));
     const bundle = await bundleRuntime();
 
-    let self: BrowserRuntime | undefined;
+    const routes = new Map<string, Served>([
+      ["/", { type: CONTENT_TYPES[".html"], body: INDEX_HTML }],
+      ["/lowbit.js", { type: CONTENT_TYPES[".js"], body: bundle }],
+      ["/driver.js", { type: CONTENT_TYPES[".js"], body: DRIVER_JS }],
+      ...[...kernels].map(([v, bytes]): [string, Served] => [`/kernels/lowbit.${v}.wasm`, { type: CONTENT_TYPES[".wasm"], body: bytes }]),
+    ]);
+    const requestLog: string[] = [];
     const server = createServer((req, res) => {
       const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname;
-      const send = (type: string, body: string | Uint8Array) => {
-        res.writeHead(200, { "content-type": type, "cache-control": "no-store" });
-        res.end(body);
-      };
-      const kernel = /^\/kernels\/lowbit\.(simd|scalar)\.wasm$/.exec(path);
-      const model = path.startsWith("/models/") ? self?.models.get(path.slice("/models/".length)) : undefined;
-      if (path === "/") send("text/html; charset=utf-8", INDEX_HTML);
-      else if (path === "/lowbit.js") send("text/javascript; charset=utf-8", bundle);
-      else if (path === "/driver.js") send("text/javascript; charset=utf-8", DRIVER_JS);
-      else if (kernel) send("application/wasm", kernels.get(kernel[1] as KernelVariant)!);
-      else if (model) send("application/octet-stream", model);
-      else {
+      const found = routes.get(path);
+      requestLog.push(`${req.method} ${path} ${found === undefined ? 404 : 200}`);
+      if (found !== undefined) {
+        res.writeHead(200, { "content-type": found.type, "cache-control": "no-store" });
+        res.end(req.method === "HEAD" ? undefined : found.body);
+      } else {
         res.writeHead(404, { "content-type": "text/plain" });
         res.end(`not found: ${path}`);
       }
@@ -154,7 +214,7 @@ export class BrowserRuntime {
     try {
       browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
       const page = await browser.newPage();
-      self = new BrowserRuntime(server, browser, page, origin);
+      const self = new BrowserRuntime(server, browser, page, origin, routes, requestLog);
       const errors = self.pageErrors;
       page.on("pageerror", (err) => errors.push(err.message));
       page.on("console", (msg) => msg.type() === "error" && errors.push(msg.text()));
@@ -172,21 +232,64 @@ export class BrowserRuntime {
     return this.browser.version();
   }
 
-  /** Makes model bytes available to the page under /models/<name>. */
-  serveModel(name: string, bytes: Uint8Array): void {
-    this.models.set(name, bytes);
+  /** Serves a body at a URL path ("/tjs/transformers.js"); the content type by default from the extension. */
+  serve(path: string, body: string | Uint8Array, type = contentType(path)): void {
+    assert.ok(path.startsWith("/") && !path.includes(".."), `bad path ${path}`);
+    this.routes.set(path, { type, body });
   }
 
-  /** Runs loadModel + generate in the page and returns the token ids (the trailing text-only item dropped). */
-  async generate(model: string, variant: KernelVariant, prompt: number[], options: GenerateOptions): Promise<PageGeneration> {
-    assert.ok(this.models.has(model), `model "${model}" is not served: call serveModel first`);
-    const args = JSON.stringify({ model, variant, prompt, options });
+  /** The requests the server has answered so far, "GET /path 200" each, oldest first. */
+  requests(): string[] {
+    return [...this.requestLog];
+  }
+
+  /** Makes model bytes available to the page under /models/<name>. */
+  serveModel(name: string, bytes: Uint8Array): void {
+    this.serve(`/models/${name}`, bytes);
+  }
+
+  /** Serves every file of a folder export at /models/<name>/<its relative path>. */
+  serveFolder(name: string, folder: FolderFiles): void {
+    for (const [rel, bytes] of Object.entries(folder.files)) this.serve(`/models/${name}/${rel}`, bytes);
+  }
+
+  private requireServed(path: string, what: string): void {
+    assert.ok(this.routes.has(path), `${what} is not served (${path}): serve it first`);
+  }
+
+  /**
+   * Imports a served module in the page and calls one of its exports with a JSON argument; returns what it
+   * resolves to (structured-cloned). A failure names the call and every error the page reported.
+   */
+  async call<T>(module: string, fn: string, arg: unknown, what = `${module} ${fn}`): Promise<T> {
+    this.requireServed(module, "module");
+    const errorsBefore = this.pageErrors.length;
     try {
-      return await this.page.evaluate<PageGeneration>(`import("/driver.js").then((d) => d.generateIds(${args}))`);
+      return await this.page.evaluate<T>(`import(${JSON.stringify(module)}).then((m) => m[${JSON.stringify(fn)}](${JSON.stringify(arg)}))`);
     } catch (err) {
-      const seen = this.pageErrors.length > 0 ? `\npage errors:\n  ${this.pageErrors.join("\n  ")}` : "";
-      throw new Error(`generation in Chromium failed (${model}, ${variant}): ${(err as Error).message}${seen}`);
+      const seen = this.pageErrors.slice(errorsBefore);
+      const errors = seen.length > 0 ? `\npage errors:\n  ${seen.join("\n  ")}` : "";
+      throw new Error(`${what} in Chromium failed: ${(err as Error).message}${errors}`);
     }
+  }
+
+  /** Runs loadModel (bytes) + generate in the page and returns the token ids (the trailing text-only item dropped). */
+  async generate(model: string, variant: KernelVariant, prompt: number[], options: GenerateOptions): Promise<PageGeneration> {
+    this.requireServed(`/models/${model}`, `model "${model}"`);
+    return this.call("/driver.js", "generateIds", { model, variant, prompt, options }, `generation (${model}, ${variant})`);
+  }
+
+  /** Runs loadModel(URL of the served folder /models/<model>/) + generate on a GPT-2 folder in the page. */
+  async generateFolder(model: string, variant: KernelVariant, prompt: number[], options: GenerateOptions): Promise<PageGeneration> {
+    this.requireServed(`/models/${model}/config.json`, `folder "${model}"`);
+    return this.call("/driver.js", "generateFolderIds", { model, variant, prompt, options }, `generation (${model}/, ${variant})`);
+  }
+
+  /** Loads the served BART folder /models/<model>/ by URL and runs summarize() once per options object. */
+  async summarize(model: string, variant: KernelVariant, input: number[], runs: Seq2SeqOptions[]): Promise<PageSummaries> {
+    this.requireServed(`/models/${model}/config.json`, `folder "${model}"`);
+    assert.ok(runs.every((o) => o.signal === undefined), "an AbortSignal cannot cross into the page");
+    return this.call("/driver.js", "summarizeIds", { model, variant, input, runs }, `summarize (${model}/, ${variant})`);
   }
 
   async close(): Promise<void> {
