@@ -79,6 +79,23 @@ PROMPT_LEN = 8
 GREEDY_STEPS = 32
 
 
+def save_state(state, out_dir, shards):
+    """model.safetensors, or `shards` files in name order with Hugging Face's model.safetensors.index.json."""
+    names = sorted(state)
+    if shards == 1:
+        save_file(state, os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"})
+        return
+    weight_map = {}
+    per = (len(names) + shards - 1) // shards
+    for s in range(shards):
+        fname = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
+        part = {k: state[k] for k in names[s * per:(s + 1) * per]}
+        save_file(part, os.path.join(out_dir, fname), metadata={"format": "pt"})
+        weight_map.update({k: fname for k in part})
+    with open(os.path.join(out_dir, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {}, "weight_map": weight_map}, f, indent=1)
+
+
 def make_checkpoint(case, out_dir, seed):
     vocab, merges = tiny_tokenizer_files()
     vocab_size = len(vocab) + case["vocab_pad"]
@@ -112,19 +129,7 @@ def make_checkpoint(case, out_dir, seed):
     if case["buffer"]:
         n = case["n_positions"]
         state["h.0.attn.bias"] = torch.tril(torch.ones(n, n, dtype=torch.bool)).view(1, 1, n, n)
-    names = sorted(state)
-    if case["shards"] == 1:
-        save_file(state, os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"})
-    else:
-        weight_map = {}
-        per = (len(names) + case["shards"] - 1) // case["shards"]
-        for s in range(case["shards"]):
-            fname = f"model-{s + 1:05d}-of-{case['shards']:05d}.safetensors"
-            part = {k: state[k] for k in names[s * per:(s + 1) * per]}
-            save_file(part, os.path.join(out_dir, fname), metadata={"format": "pt"})
-            weight_map.update({k: fname for k in part})
-        with open(os.path.join(out_dir, "model.safetensors.index.json"), "w") as f:
-            json.dump({"metadata": {}, "weight_map": weight_map}, f, indent=1)
+    save_state(state, out_dir, case["shards"])
     cfg = config.to_dict()
     with open(os.path.join(out_dir, "config.json"), "w") as f:
         json.dump(cfg, f, indent=1, sort_keys=True)
@@ -376,19 +381,7 @@ def make_bart_checkpoint(case, out_dir, seed):
         state["model.decoder.embed_tokens.weight"] = state["model.shared.weight"].clone()
     if not case["prefix"]:
         state = {k.removeprefix("model."): v for k, v in state.items()}
-    names = sorted(state)
-    if case["shards"] == 1:
-        save_file(state, os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"})
-    else:
-        weight_map = {}
-        per = (len(names) + case["shards"] - 1) // case["shards"]
-        for s in range(case["shards"]):
-            fname = f"model-{s + 1:05d}-of-{case['shards']:05d}.safetensors"
-            part = {k: state[k] for k in names[s * per:(s + 1) * per]}
-            save_file(part, os.path.join(out_dir, fname), metadata={"format": "pt"})
-            weight_map.update({k: fname for k in part})
-        with open(os.path.join(out_dir, "model.safetensors.index.json"), "w") as f:
-            json.dump({"metadata": {}, "weight_map": weight_map}, f, indent=1)
+    save_state(state, out_dir, case["shards"])
     cfg = config.to_dict()
     cfg.pop("attn_implementation", None)
     cfg.pop("_attn_implementation", None)

@@ -3,7 +3,7 @@
 //   lowbit export <checkpoint-dir> -o model.onnx|<folder>/ [--bits 2|4|8|32] [--embedding-bits N] [--activation-bits 8|32]
 //                 [--granularity module|group] [--group-size G] [--clip maxabs|mse] [--format dq|nbits] [--report r.json]
 //   lowbit quantize <checkpoint-dir> -o <quantized-dir> [same quantization options, --bits 2|4|8]
-//   lowbit inspect <file.onnx|checkpoint-dir>
+//   lowbit inspect <file.onnx|folder|checkpoint-dir>
 //   lowbit generate --model m.onnx --prompt "..." [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--json]
 //   lowbit perplexity --model m.onnx --text FILE [--context N] [--stride S] [--json]
 //   lowbit summarize --model <bart-dir> (--text "…" | --input-file F | --input-ids 0,…,2) [--num-beams N] [--length-penalty X]
@@ -150,7 +150,7 @@ function loadAndQuantize(dir: string, o: QuantOpts, cmd: Command, command: Quant
 export function buildProgram(): Command {
   // exitOverride before the subcommands are added, so they inherit it: commander then throws instead of
   // calling process.exit on a subcommand's --help or a bad option, and main() returns the status.
-  const program = new Command("lowbit").description("Compress GPT-2 to 2/4/8-bit weights and run it on-device")
+  const program = new Command("lowbit").description("Compress GPT-2 and BART to 2/4/8-bit weights and run them on-device")
     .exitOverride((err) => { throw err; });
 
   addQuantOptions(

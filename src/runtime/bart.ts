@@ -12,7 +12,7 @@ import { LowbitError } from "../errors.js";
 import { BART_POSITION_OFFSET, type BartConfig } from "../format/bart_config.js";
 import type { LowbitModelFile } from "../format/lowbit_onnx.js";
 import type { Kernels } from "./kernels.js";
-import { allocate, MatrixProducts, outOfMemory, WeightPlacer, type MappedWeight } from "./weights.js";
+import { allocate, checkTokenIds, MatrixProducts, outOfMemory, WeightPlacer, type MappedWeight } from "./weights.js";
 
 /** Rows per encoder matrix product: bounds the scratch while keeping the products matrix-shaped. */
 export const ENCODER_CHUNK = 64;
@@ -199,15 +199,6 @@ export class BartExecutor {
     }
   }
 
-  private checkIds(ids: ArrayLike<number>, what: string): void {
-    const V = this.config.vocab_size;
-    for (let i = 0; i < ids.length; i++) {
-      if (!Number.isInteger(ids[i]) || ids[i] < 0 || ids[i] >= V) {
-        throw new LowbitError(`${what} token id out of range`, { expected: `0..${V - 1}`, found: String(ids[i]) });
-      }
-    }
-  }
-
   /**
    * x (rows at `out`) = LayerNorm_embedding(shared[id] · embed_scale + positions[p + 2]), where row t is at
    * position `position(t)`: t along the source, the same P for every decoder row (beam).
@@ -257,7 +248,7 @@ export class BartExecutor {
     if (S > c.max_position_embeddings) {
       throw new LowbitError("input longer than the encoder's positions", { expected: `at most max_position_embeddings = ${c.max_position_embeddings} tokens`, found: String(S) });
     }
-    this.checkIds(inputIds, "input");
+    checkTokenIds(inputIds, this.config.vocab_size, "input token");
     this.reserveSource(S);
     this.rows = 0;
     this.position = 0;
@@ -370,7 +361,7 @@ export class BartExecutor {
     const V = c.vocab_size;
     if (B !== this.rows) throw new LowbitError("internal: one token per decoder row", { expected: String(this.rows), found: String(B) });
     if (P >= this.cacheRows) throw new LowbitError("decoder longer than its cache", { expected: `at most ${this.cacheRows} tokens`, found: String(P + 1) });
-    this.checkIds(tokens, "decoder");
+    checkTokenIds(tokens, V, "decoder token");
     const eps = c.layer_norm_epsilon;
     const x = this.h; // (B, d) residual stream of the new tokens
     this.embed(tokens, () => P, this.decPositions, this.decLnEmbedding, x);

@@ -13,7 +13,7 @@ import { LowbitError } from "../errors.js";
 import type { Gpt2Config } from "../format/gpt2_config.js";
 import type { LowbitModelFile } from "../format/lowbit_onnx.js";
 import type { Kernels } from "./kernels.js";
-import { allocate, MatrixProducts, outOfMemory, WeightPlacer, type MappedWeight } from "./weights.js";
+import { allocate, checkTokenIds, MatrixProducts, outOfMemory, WeightPlacer, type MappedWeight } from "./weights.js";
 
 /** Tokens per prefill chunk: bounds the activation scratch while keeping the products matrix-shaped. */
 export const CHUNK = 64;
@@ -175,11 +175,7 @@ export class Gpt2Executor {
       throw new LowbitError("sequence longer than the context", { expected: `at most n_positions = ${c.n_positions} tokens`, found: `${this.position + tokens.length}` });
     }
     if (this.position + tokens.length > this.cacheRows) this.reserve(this.position + tokens.length);
-    for (let i = 0; i < tokens.length; i++) {
-      if (!Number.isInteger(tokens[i]) || tokens[i] < 0 || tokens[i] >= V) {
-        throw new LowbitError("token id out of range", { expected: `0..${V - 1}`, found: String(tokens[i]) });
-      }
-    }
+    checkTokenIds(tokens, V);
     const out = new Float32Array(all ? tokens.length * V : V);
     for (let start = 0; start < tokens.length; start += CHUNK) {
       const T = Math.min(CHUNK, tokens.length - start);

@@ -25,6 +25,15 @@ export function outOfMemory(err: unknown, what: string): unknown {
   return err;
 }
 
+/** Every id an integer in 0..V−1, before any reaches the kernels (which would read outside the embedding). */
+export function checkTokenIds(ids: ArrayLike<number>, V: number, what = "token"): void {
+  for (let i = 0; i < ids.length; i++) {
+    if (!Number.isInteger(ids[i]) || ids[i] < 0 || ids[i] >= V) {
+      throw new LowbitError(`${what} id out of range`, { expected: `0..${V - 1}`, found: String(ids[i]) });
+    }
+  }
+}
+
 /** 16-byte-aligned WASM allocation of at least 16 bytes. */
 export function allocate(k: Kernels, bytes: number): number {
   return k.allocate(Math.max(16, bytes));

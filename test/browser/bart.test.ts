@@ -12,14 +12,14 @@
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { readBartCheckpoint } from "../../src/export/checkpoint.js";
 import { quantizeCheckpoint, type QuantizeSettings } from "../../src/export/export.js";
 import { optionsFromHfSettings } from "../../src/runtime/generation.js";
 import { loadBartModel, type BartModel, type FolderFiles, type Seq2SeqOptions } from "../../src/runtime/index.js";
 import type { KernelVariant } from "../../src/runtime/kernels.js";
 import { bartExpected, bartFixtureDir, folderFiles } from "../helpers/bart_fixtures.js";
-import { BrowserRuntime, kernelPath } from "../helpers/browser.js";
+import { browserForFile, kernelPath } from "../helpers/browser.js";
 
 const W2: QuantizeSettings = { weightBits: 2, embeddingBits: 2, activationBits: 8, granularity: "module", groupSize: 0, clip: "mse" };
 const W4_G32: QuantizeSettings = { weightBits: 4, embeddingBits: 4, activationBits: 8, granularity: "group", groupSize: 32, clip: "mse" };
@@ -46,31 +46,15 @@ function assertVaried(ids: number[], what: string): void {
 describe("BART runtime in headless Chromium: folders loaded by URL give Node's ids (bart-f32)", () => {
   const folders = new Map<string, FolderFiles>();
   const nodeModels = new Map<string, BartModel>();
-  let started: BrowserRuntime | undefined;
-  let setupError: unknown;
 
-  // One Chromium for the file; a setup error is rethrown by every test (see browser.test.ts).
-  before(async () => {
-    try {
-      const ckpt = readBartCheckpoint(bartFixtureDir("bart-f32"));
-      folders.set("bart-fp32", folderFiles(ckpt));
-      folders.set("bart-w2", folderFiles(quantizeCheckpoint(ckpt, W2), 8));
-      folders.set("bart-w4-g32", folderFiles(quantizeCheckpoint(ckpt, W4_G32), 8));
-      started = await BrowserRuntime.start();
-      for (const [name, folder] of folders) started.serveFolder(name, folder);
-    } catch (err) {
-      setupError = err;
-    }
+  // One Chromium for the file (a setup error fails every test: browserForFile).
+  const browser = browserForFile(async (b) => {
+    const ckpt = readBartCheckpoint(bartFixtureDir("bart-f32"));
+    folders.set("bart-fp32", folderFiles(ckpt));
+    folders.set("bart-w2", folderFiles(quantizeCheckpoint(ckpt, W2), 8));
+    folders.set("bart-w4-g32", folderFiles(quantizeCheckpoint(ckpt, W4_G32), 8));
+    for (const [name, folder] of folders) b.serveFolder(name, folder);
   });
-
-  after(async () => {
-    await started?.close();
-  });
-
-  function browser(): BrowserRuntime {
-    if (setupError !== undefined) throw setupError;
-    return started!;
-  }
 
   /** The Node side: loadModel on the same folder's files as bytes, same kernels. */
   async function nodeModel(name: string, variant: KernelVariant): Promise<BartModel> {

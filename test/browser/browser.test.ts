@@ -11,13 +11,13 @@
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { readGpt2Checkpoint, type Gpt2Checkpoint } from "../../src/export/checkpoint.js";
 import { exportGpt2, quantizeCheckpoint, type QuantizeSettings } from "../../src/export/export.js";
 import { loadGpt2Model, type GenerateOptions } from "../../src/runtime/index.js";
 import type { KernelVariant } from "../../src/runtime/kernels.js";
 import { folderFiles } from "../helpers/bart_fixtures.js";
-import { BrowserRuntime, kernelPath } from "../helpers/browser.js";
+import { browserForFile, kernelPath } from "../helpers/browser.js";
 import { expected, fixtureDir } from "../helpers/fixtures.js";
 
 const GREEDY: GenerateOptions = { maxNewTokens: 32, stopAtEos: false };
@@ -49,35 +49,18 @@ function assertVaried(ids: number[], what: string): void {
 describe("runtime in headless Chromium gives Node's tokens (tiny-f32)", () => {
   const prompt = expected("tiny-f32").prompt_ids; // 8 ids; the context is 64, so 32 new tokens fit
   const models = new Map<string, Uint8Array>();
-  let started: BrowserRuntime | undefined;
-  let setupError: unknown;
 
-  // One Chromium for the file. A failing before hook would only mark the tests "cancelled"; keeping its
-  // error and rethrowing it in every test makes a missing Chromium or build count as failures.
-  before(async () => {
-    try {
-      const ckpt = readGpt2Checkpoint(fixtureDir("tiny-f32"));
-      models.set("w2.onnx", exportBytes(ckpt, W2));
-      models.set("w4-g32.onnx", exportBytes(ckpt, W4_G32));
-      models.set("fp32.onnx", exportBytes(ckpt));
-      started = await BrowserRuntime.start();
-      for (const [name, bytes] of models) started.serveModel(name, bytes);
-      // The same models as Hugging Face folders (onnx/model.onnx, onnx/model_q2.onnx beside config.json).
-      started.serveFolder("gpt2-fp32", folderFiles(ckpt));
-      started.serveFolder("gpt2-w2", folderFiles(quantizeCheckpoint(ckpt, W2), 8));
-    } catch (err) {
-      setupError = err;
-    }
+  // One Chromium for the file (a setup error fails every test: browserForFile).
+  const browser = browserForFile(async (b) => {
+    const ckpt = readGpt2Checkpoint(fixtureDir("tiny-f32"));
+    models.set("w2.onnx", exportBytes(ckpt, W2));
+    models.set("w4-g32.onnx", exportBytes(ckpt, W4_G32));
+    models.set("fp32.onnx", exportBytes(ckpt));
+    for (const [name, bytes] of models) b.serveModel(name, bytes);
+    // The same models as Hugging Face folders (onnx/model.onnx, onnx/model_q2.onnx beside config.json).
+    b.serveFolder("gpt2-fp32", folderFiles(ckpt));
+    b.serveFolder("gpt2-w2", folderFiles(quantizeCheckpoint(ckpt, W2), 8));
   });
-
-  after(async () => {
-    await started?.close();
-  });
-
-  function browser(): BrowserRuntime {
-    if (setupError !== undefined) throw setupError;
-    return started!;
-  }
 
   it("greedy, SIMD build, 2-bit model: same ids, and the page ran SIMD", async (t) => {
     t.diagnostic(`Chromium ${browser().version()}`);

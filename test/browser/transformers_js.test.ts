@@ -16,12 +16,12 @@
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { readBartCheckpoint, readGpt2Checkpoint } from "../../src/export/checkpoint.js";
 import { optionsFromHfSettings } from "../../src/runtime/generation.js";
 import { loadBartModel, loadGpt2Model, type BartModel, type Gpt2Model } from "../../src/runtime/index.js";
 import { bartExpected, bartFixtureDir, folderFiles } from "../helpers/bart_fixtures.js";
-import { BrowserRuntime, kernelPath } from "../helpers/browser.js";
+import { browserForFile, kernelPath } from "../helpers/browser.js";
 import { serveTransformersJs, TJS_DRIVER } from "../helpers/browser_transformers.js";
 import { expected, fixtureDir } from "../helpers/fixtures.js";
 
@@ -33,36 +33,20 @@ const bartDefaults = JSON.parse(readFileSync(`${bartFixtureDir("bart-f32")}/gene
 const GREEDY_RUNS = bartWant.generate.filter((r) => (r.settings.num_beams ?? bartDefaults.num_beams) === 1);
 
 describe("transformers.js in headless Chromium runs lowbit's fp32 folders as lowbit does in Node", () => {
-  let started: BrowserRuntime | undefined;
-  let setupError: unknown;
   let gpt2: Gpt2Model;
   let bart: BartModel;
 
-  // One Chromium for the file; a setup error is rethrown by every test (see browser.test.ts).
-  before(async () => {
-    try {
-      const gpt2Folder = folderFiles(readGpt2Checkpoint(fixtureDir("tiny-f32")));
-      const bartFolder = folderFiles(readBartCheckpoint(bartFixtureDir("bart-f32")));
-      const kernels = readFileSync(kernelPath("simd"));
-      gpt2 = await loadGpt2Model(gpt2Folder, { kernels, variant: "simd" });
-      bart = await loadBartModel(bartFolder, { kernels, variant: "simd" });
-      started = await BrowserRuntime.start();
-      serveTransformersJs(started);
-      started.serveFolder(GPT2, gpt2Folder);
-      started.serveFolder(BART, bartFolder);
-    } catch (err) {
-      setupError = err;
-    }
+  // One Chromium for the file (a setup error fails every test: browserForFile).
+  const browser = browserForFile(async (b) => {
+    const gpt2Folder = folderFiles(readGpt2Checkpoint(fixtureDir("tiny-f32")));
+    const bartFolder = folderFiles(readBartCheckpoint(bartFixtureDir("bart-f32")));
+    const kernels = readFileSync(kernelPath("simd"));
+    gpt2 = await loadGpt2Model(gpt2Folder, { kernels, variant: "simd" });
+    bart = await loadBartModel(bartFolder, { kernels, variant: "simd" });
+    serveTransformersJs(b);
+    b.serveFolder(GPT2, gpt2Folder);
+    b.serveFolder(BART, bartFolder);
   });
-
-  after(async () => {
-    await started?.close();
-  });
-
-  function browser(): BrowserRuntime {
-    if (setupError !== undefined) throw setupError;
-    return started!;
-  }
 
   /** The ids lowbit's GPT-2 streams in Node. */
   async function lowbitGpt2(prompt: string | number[], maxNewTokens: number): Promise<{ ids: number[]; text: string }> {

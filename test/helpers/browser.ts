@@ -9,6 +9,7 @@
 // other network.
 
 import assert from "node:assert/strict";
+import { after, before } from "node:test";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -296,6 +297,32 @@ export class BrowserRuntime {
     await this.browser.close();
     await closeServer(this.server);
   }
+}
+
+/**
+ * One Chromium for a test file: registers before/after hooks that start it, run `setup` (serve models, load
+ * Node's side) and close it, and returns the accessor tests call. A failing before hook would only mark the
+ * tests "cancelled"; keeping its error and rethrowing it in every test makes a missing Chromium or build
+ * count as failures.
+ */
+export function browserForFile(setup: (b: BrowserRuntime) => Promise<void> | void): () => BrowserRuntime {
+  let started: BrowserRuntime | undefined;
+  let setupError: unknown;
+  before(async () => {
+    try {
+      started = await BrowserRuntime.start();
+      await setup(started);
+    } catch (err) {
+      setupError = err;
+    }
+  });
+  after(async () => {
+    await started?.close();
+  });
+  return () => {
+    if (setupError !== undefined) throw setupError;
+    return started!;
+  };
 }
 
 /** Closes the server, dropping Chromium's idle keep-alive connections, which would otherwise hold it open. */
