@@ -21,7 +21,7 @@
 
 import { LowbitError } from "../errors.js";
 import { beamSearch } from "./beam_search.js";
-import { applyProcessors, applyWarpers, drawFromScores } from "./logits_processors.js";
+import { applyProcessors, sampleFrom } from "./logits_processors.js";
 import { argmax, Prng } from "./sampling.js";
 
 export { beamSearch, type BeamSearchResult } from "./beam_search.js";
@@ -284,8 +284,7 @@ export async function* decodeGreedyOrSample(stepper: DecoderStepper, g: Resolved
     applyProcessors(scores, sequence, g);
     let id: number;
     if (g.doSample) {
-      applyWarpers(scores, g, 1);
-      id = drawFromScores(scores, rng);
+      id = sampleFrom(scores, g, rng);
     } else {
       id = argmax(scores);
     }

@@ -9,7 +9,8 @@ import type { FileQuantization } from "../format/quantization.js";
 import { Gpt2Executor } from "./gpt2.js";
 import { checkContextLength } from "./perplexity.js";
 import { instantiateKernels, kernelFileName, preferredVariant, type KernelVariant, type Kernels } from "./kernels.js";
-import { argmax, isSampling, penalize, Prng, sample, validateSampling, type SamplingOptions } from "./sampling.js";
+import { applyRepetitionPenalty, sampleFrom } from "./logits_processors.js";
+import { argmax, isSampling, Prng, validateSampling, warpersOf, type SamplingOptions } from "./sampling.js";
 import { Gpt2Tokenizer, TextStreamDecoder } from "./tokenizer.js";
 import { readModelFiles, readSource, type ModelSource } from "./sources.js";
 import { bartModel, type BartModel } from "./seq2seq.js";
@@ -201,8 +202,8 @@ async function* generate(model: Gpt2Model, prompt: string | number[], o: Generat
   let stopReason: GenerationStats["stopReason"] = "max_new_tokens";
 
   while (true) {
-    penalize(logits, seen, penalty);
-    const id = sampling ? sample(logits, o, rng) : argmax(logits);
+    applyRepetitionPenalty(logits, seen, penalty);
+    const id = sampling ? sampleFrom(logits, warpersOf(o), rng) : argmax(logits);
     generated++;
     seen.push(id);
     if (id === stopAt) {

@@ -197,6 +197,12 @@ export function drawFromScores(scores: Float32Array, rng: Prng): number {
   return ids[0];
 }
 
+/** Sampling: the warpers, then one draw. Both families sample through this (GPT-2's generate and seq2seq). */
+export function sampleFrom(scores: Float32Array, w: WarperSettings, rng: Prng, minTokensToKeep = 1): number {
+  applyWarpers(scores, w, minTokensToKeep);
+  return drawFromScores(scores, rng);
+}
+
 // ------------------------------------------------------------------------------------------- log-softmax
 
 /**

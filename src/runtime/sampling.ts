@@ -1,8 +1,10 @@
-// Choosing the next token from logits: greedy, or sampling with repetition penalty, temperature, top-k and
-// top-p (applied in that order, as Hugging Face's generate does), from a seeded PRNG. Pure arithmetic on
-// doubles with a 32-bit integer generator, so one seed gives the same tokens in Node and in browsers.
+// Sampling options shared by both families (their validation, and whether they ask for sampling at all), the
+// seeded PRNG and argmax. The penalty, the warpers and the draw themselves are Hugging Face's logits
+// processors in logits_processors.ts. A 32-bit integer generator, so one seed gives the same tokens in Node
+// and in browsers.
 
 import { LowbitError } from "../errors.js";
+import type { WarperSettings } from "./logits_processors.js";
 
 export interface SamplingOptions {
   /** 0 means greedy (the arg-max after the repetition penalty) whatever top-k, top-p and seed say: the
@@ -59,38 +61,7 @@ export function argmax(logits: ArrayLike<number>): number {
   return best;
 }
 
-/** Applies the repetition penalty in place to the logits of tokens in `seen`. */
-export function penalize(logits: Float32Array, seen: Iterable<number>, penalty: number): void {
-  if (penalty === 1) return;
-  for (const id of new Set(seen)) logits[id] = logits[id] > 0 ? logits[id] / penalty : logits[id] * penalty;
-}
-
-/** Samples one id from logits (already penalized) with temperature, top-k and top-p; temperature 0 is the
- * arg-max and draws nothing from `rng`. */
-export function sample(logits: Float32Array, o: SamplingOptions, rng: Prng): number {
-  if (o.temperature === 0) return argmax(logits);
-  const temperature = o.temperature ?? 1;
-  const topK = o.topK ?? 0;
-  const topP = o.topP ?? 1;
-  // Candidates sorted by logit (ties by id, so the order is total and the same everywhere).
-  let ids = Array.from(logits.keys());
-  ids.sort((a, b) => logits[b] - logits[a] || a - b);
-  if (topK > 0) ids = ids.slice(0, topK);
-  const max = logits[ids[0]] / temperature;
-  let probs = ids.map((id) => Math.exp(logits[id] / temperature - max));
-  let total = probs.reduce((a, b) => a + b, 0);
-  if (topP < 1) {
-    let cumulative = 0;
-    let keep = 0;
-    while (keep < ids.length && cumulative < topP * total) cumulative += probs[keep++];
-    ids = ids.slice(0, Math.max(1, keep));
-    probs = probs.slice(0, ids.length);
-    total = probs.reduce((a, b) => a + b, 0);
-  }
-  let r = rng.next() * total;
-  for (let i = 0; i < ids.length; i++) {
-    r -= probs[i];
-    if (r < 0) return ids[i];
-  }
-  return ids[ids.length - 1];
+/** The warpers these options ask for: unset temperature 1, top-k 0 (all tokens), top-p 1. */
+export function warpersOf(o: SamplingOptions): WarperSettings {
+  return { temperature: o.temperature ?? 1, topK: o.topK ?? 0, topP: o.topP ?? 1 };
 }
