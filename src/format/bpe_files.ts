@@ -72,6 +72,17 @@ export interface BpeFiles {
   maskTokenId: number | undefined;
 }
 
+/**
+ * Whether a model with `vocabSize` embedding rows can take every id of this tokenizer. One exception: BART
+ * checkpoints fine-tuned for summarization (facebook/bart-large-cnn, bart-large-xsum, distilbart-cnn) have
+ * vocab_size 50264 while their vocab.json ends with <mask> = 50264, one past the embedding (transformers
+ * issues #3108, #4568: the mask row was dropped in fine-tuning). Such a tokenizer is accepted; an input that
+ * contains <mask> is then refused by the runtime's id check, as transformers fails on it.
+ */
+export function tokenizerFitsModel(bpe: BpeFiles, vocabSize: number): boolean {
+  return bpe.vocabSize <= vocabSize || (bpe.layout === "bart" && bpe.vocabSize === vocabSize + 1 && bpe.maskTokenId === vocabSize);
+}
+
 /** Parses and checks vocab.json and merges.txt; `where` names them in errors (a directory or a model file). */
 export function parseBpeFiles(vocabJson: string, mergesTxt: string, where: { vocab: string; merges: string }): BpeFiles {
   let parsed: unknown;

@@ -10,7 +10,7 @@
 // implies, and that each stored initializer has the data type, dims and byte length its entry says.
 
 import { LowbitError } from "../errors.js";
-import { parseBpeFiles, type BpeFiles } from "./bpe_files.js";
+import { parseBpeFiles, tokenizerFitsModel, type BpeFiles } from "./bpe_files.js";
 import {
   checkBartTokenizer, isModelEmbeddingWeight, modelExpectedShapes, modelQuantizedWeightAxes, parseStoredBartConfig, type BartConfig, type BartPart, type ModelConfig,
 } from "./bart_config.js";
@@ -188,7 +188,7 @@ export function parseModelFile(bytes: Uint8Array, file: string): LowbitModelFile
   checkManifest(weights, config, component, quantization, initializers, file);
 
   const bpe = parseBpeFiles(text(META.vocab), text(META.merges), { vocab: `${file}: ${META.vocab}`, merges: `${file}: ${META.merges}` });
-  if (bpe.vocabSize > config.vocab_size) {
+  if (!tokenizerFitsModel(bpe, config.vocab_size)) {
     throw new LowbitError("tokenizer is larger than the model's vocabulary", { file, expected: `ids below vocab_size ${config.vocab_size}`, found: `ids up to ${bpe.vocabSize - 1}` });
   }
   if (config.model_type === "bart") checkBartTokenizer(bpe, config, `${file}: ${META.vocab}`);
