@@ -1,8 +1,9 @@
-// lowbit's fuzz harness: seeded, reproducible mutations of every input lowbit reads (lowbit .onnx files
-// as bytes and as decoded structure; Hugging Face config.json, safetensors files, shard indexes and .part-NN
-// sets; quantized checkpoints), run through every entry point of the `lowbit` CLI (inspect, export,
-// quantize, generate, perplexity), in a pool of long-lived worker processes with a per-case timeout and an
-// RSS cap. Each case ends clean (one `lowbit: error:` line), unaffected, ran-legit, or as a finding:
+// lowbit's fuzz harness: seeded, reproducible mutations of every input lowbit reads, GPT-2 and BART (lowbit
+// .onnx files as bytes and as decoded structure; Hugging Face config.json, generation_config.json,
+// safetensors files, shard indexes and .part-NN sets; quantized checkpoints; Hugging Face folder exports:
+// their ONNX files, JSON files, swapped and deleted files), run through every entry point of the `lowbit`
+// CLI (inspect, export, quantize, generate, perplexity, summarize), in a pool of long-lived worker
+// processes with a per-case timeout and an RSS cap. Each case ends clean (one `lowbit: error:` line), unaffected, ran-legit, or as a finding:
 // ran although invalid, crash, hang, oom, messy error. Everything goes through main() of src/cli.ts, so
 // the loaders behind it can move.
 //
@@ -11,7 +12,8 @@
 //   npx tsx scripts/fuzz.ts --replay 1-4711 [--keep]                 # one case in-process, full output
 //
 // Exit status: 0 no findings, 1 findings, 2 the harness could not run. Parts: scripts/fuzz/ (common.ts:
-// ids and verdicts, seeds.ts, onnx_mutators.ts, checkpoint_mutators.ts, worker.ts, pool.ts, report.ts).
+// ids and verdicts, seeds.ts, onnx_mutators.ts, checkpoint_mutators.ts, folder_mutators.ts,
+// json_mutators.ts, worker.ts, pool.ts, report.ts).
 
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -146,7 +148,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzRun> {
       });
       log(o.quiet, `workers started: ${pool.workersStarted}`);
 
-      const summary = summarize(results);
+      const summary = summarize(results, SEEDS.map((s) => s.name));
       const seeds = Object.fromEntries(SEEDS.map((s) => [s.name, {
         built: built.get(s.name) ?? "yes",
         oracle: Object.fromEntries(s.entries.map((e) => {

@@ -23,6 +23,7 @@ import { writeQuantizedCheckpoint } from "./export/quantized_checkpoint.js";
 import { buildFolderExport, isFolderOutput, writeFolder } from "./export/hf_folder.js";
 import { formatReport, type CompressionReport } from "./export/report.js";
 import { loadBartModel, loadGpt2Model, type GenerateOptions, type Seq2SeqOptions } from "./runtime/index.js";
+import { readModelFiles } from "./runtime/sources.js";
 import { perplexity } from "./runtime/perplexity.js";
 import { readBytes } from "./format/node_io.js";
 
@@ -205,6 +206,9 @@ export function buildProgram(): Command {
       let isDir = false;
       try { isDir = statSync(path).isDirectory(); } catch { throw new LowbitError("no such file or directory", { file: path }); }
       const options = { verifyChecksum: o.verifyChecksum };
+      // A folder is first checked as a whole, as loading it is (config.json, the files of its dtype, a BART pair
+      // from one export, generation_config.json): inspect refuses what generate or summarize would refuse.
+      if (isDir && isFolderExport(path)) await readModelFiles(path, options);
       out(`${!isDir ? await inspectModelFile(path, options) : isFolderExport(path) ? await inspectFolder(path, options) : inspectCheckpoint(path)}\n`);
     });
 

@@ -11,9 +11,13 @@
 //                         swapped, extra), plus safetensors edits of one shard;
 //   quantized-checkpoint  quantization_config, codes outside [−k, k], scales, plus all of the above.
 //
+// Both families: a BART checkpoint (config.json model_type "bart") gets BART's keys in config.json, its
+// generation_config.json, `model.`-prefix toggles, edits of the tied copies of shared.weight
+// (encoder/decoder.embed_tokens.weight, lm_head.weight) and nn.Linear weights stored transposed.
+//
 // Verdicts (common.ts) follow docs/FORMAT.md §2 and the safetensors spec ("the byte buffer needs to be
-// entirely indexed, and cannot contain holes"); config.json keys follow transformers' GPT2Config
-// defaults. Not in here: running anything (worker.ts).
+// entirely indexed, and cannot contain holes"); config.json keys follow transformers' GPT2Config and
+// BartConfig defaults. Not in here: running anything (worker.ts).
 
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -21,6 +25,7 @@ import {
   applyValueEdit, describeValue, drawValueEdit, isFiniteNumber, isPositiveInt, sameJson,
   type Kind, type Mutation, type Rand, type Validity, type ValueEdit,
 } from "./common.js";
+import { generationKeyEdit, jsonFileWhole, jsonObject } from "./json_mutators.js";
 import { specialConfigEdits } from "./onnx_mutators.js";
 
 type Mutator = (dir: string, rng: Rand) => Mutation;
@@ -116,6 +121,12 @@ const tensorNames = (h: Record<string, any>) => Object.keys(h).filter((k) => {
     && Array.isArray(e.data_offsets) && e.data_offsets.length === 2 && e.data_offsets.every((x: unknown) => Number.isInteger(x));
 });
 const IGNORED_BUFFER = /\.attn\.(masked_)?bias$/;
+/** The family of the checkpoint being mutated (from its unmutated config.json): names and keys differ. */
+let family: "gpt2" | "bart" = "gpt2";
+const PREFIX = () => (family === "bart" ? "model." : "transformer.");
+/** BART's nn.Linear weights (quantized: their codes and scales): (out, in) on disk. */
+const BART_LINEAR = /\.(q_proj|k_proj|v_proj|out_proj|fc1|fc2)\.weight(\.qweight|\.scale)?$/;
+const BART_TIED = ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight"];
 const DTYPE_BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
 /** The quantization_config of the checkpoint, for judging codes; undefined for a plain one. */
@@ -130,14 +141,15 @@ function quantConfig(dir: string): Record<string, unknown> | undefined {
 
 function bitsOf(name: string, q: Record<string, unknown> | undefined): number | undefined {
   if (q === undefined) return undefined;
-  const bare = name.replace(/^transformer\./, "").replace(/\.qweight$/, "");
-  return (bare === "wte.weight" || bare === "lm_head.weight" ? q.embedding_bits : q.weight_bits) as number;
+  const bare = name.replace(/^(transformer|model)\./, "").replace(/\.qweight$/, "");
+  const embedding = family === "bart" ? bare === "shared.weight" : bare === "wte.weight" || bare === "lm_head.weight";
+  return (embedding ? q.embedding_bits : q.weight_bits) as number;
 }
 
 // ─── safetensors ────────────────────────────────────────────────────────────────────────────────
 
 /** Picks a weight file of the checkpoint and hands its parsed form to an edit; writes the result back. */
-function stMutator(edit: (p: Parsed, rng: Rand, ctx: { file: string; q?: Record<string, unknown>; raw: Uint8Array }) => { bytes: Uint8Array; m: Mutation }): Mutator {
+function stMutator(edit: (p: Parsed, rng: Rand, ctx: { file: string; q?: Record<string, unknown>; raw: Uint8Array; dir: string }) => { bytes: Uint8Array; m: Mutation }): Mutator {
   return (dir, rng) => {
     const files = weightFiles(dir);
     if (files.length === 0) return configKey(dir, rng);
@@ -145,7 +157,7 @@ function stMutator(edit: (p: Parsed, rng: Rand, ctx: { file: string; q?: Record<
     const raw = readWeightFile(f);
     const p = parseSt(raw);
     if (p === undefined || tensorNames(p.header).length === 0) return byteFlip(raw, f, rng, quantConfig(dir));
-    const r = edit(p, rng, { file: f.name, q: quantConfig(dir), raw });
+    const r = edit(p, rng, { file: f.name, q: quantConfig(dir), raw, dir });
     writeWeightFile(f, r.bytes);
     return { ...r.m, label: `${f.name}: ${r.m.label}` };
   };
@@ -317,7 +329,7 @@ const headerLengthEdit = stMutator((p, rng) => {
   return { bytes, m: { cls: `safetensors header length ${name}`, label: `header length ${p.headerLength} → ${BigInt.asUintN(64, v)} (${name})`, validity: "must-refuse" } };
 });
 
-const entryEdit = stMutator((p, rng) => {
+const entryEdit = stMutator((p, rng, ctx) => {
   const name = pickTensor(p.header, rng)!;
   const edit = rng.pick(["null entry", "dtype missing", "shape missing", "data_offsets missing", "extra field", "entry is a string", "dropped", "renamed", "prefix toggled", "extra tensor"]);
   let validity: Validity = "must-refuse";
@@ -334,17 +346,28 @@ const entryEdit = stMutator((p, rng) => {
       target = `${name}_renamed`;
       p.header[target] = p.header[name];
       delete p.header[name];
-      if (IGNORED_BUFFER.test(name)) validity = "unknown";
+      if (family === "gpt2" && IGNORED_BUFFER.test(name)) validity = "unknown";
       break;
-    case "prefix toggled":
-      target = name.startsWith("transformer.") ? name.slice("transformer.".length) : `transformer.${name}`;
+    case "prefix toggled": {
+      // GPT-2's `transformer.`, BART's `model.` (which final_logits_bias and lm_head.weight lack in HF's files).
+      const prefix = PREFIX();
+      target = name.startsWith(prefix) ? name.slice(prefix.length) : `${prefix}${name}`;
       if (target in p.header) break;
       p.header[target] = p.header[name];
       delete p.header[name];
       validity = "may-differ"; // names are read with or without the prefix
+      // A sharded checkpoint's index lists the tensor under its new spelling too (as a tool that renamed it would).
+      const indexPath = join(ctx.dir, "model.safetensors.index.json");
+      const index = existsSync(indexPath) ? (jsonObject(indexPath) as { weight_map?: Record<string, unknown> } | undefined) : undefined;
+      if (index?.weight_map !== null && typeof index?.weight_map === "object" && name in index.weight_map) {
+        index.weight_map[target] = index.weight_map[name];
+        delete index.weight_map[name];
+        writeJson(indexPath, index);
+      }
       break;
+    }
     case "extra tensor": {
-      target = "h.99.ln_1.weight";
+      target = family === "bart" ? rng.pick(["model.encoder.layers.99.fc1.bias", "model.decoder.layers.0.cross_attn.k_proj.bias", "model.encoder.layer_norm.weight"]) : "h.99.ln_1.weight";
       const first = p.header[name];
       p.header[target] = { dtype: first.dtype, shape: first.shape, data_offsets: first.data_offsets }; // overlaps `name`
       break;
@@ -353,7 +376,7 @@ const entryEdit = stMutator((p, rng) => {
   return { bytes: buildSt(p.header, p.data), m: { cls: `safetensors entry ${edit}`, label: `${name} ${edit}${target !== name ? ` → ${target}` : ""}`, validity } };
 });
 
-const metadataEdit = stMutator((p, rng) => {
+const metadataEdit = stMutator((p, rng, ctx) => {
   const edit = rng.pick(["null", "deleted", "a number", "an array", "a non-string value", "a nested object", "a string key added", "a 100 kB value"]);
   const old = p.header.__metadata__;
   const value = {
@@ -364,7 +387,7 @@ const metadataEdit = stMutator((p, rng) => {
   else p.header.__metadata__ = value;
   // __metadata__ is optional, a map of strings to strings (the Rust reader refuses anything else).
   const validity: Validity = ["deleted", "a string key added", "a 100 kB value", "null"].includes(edit) ? (edit === "null" ? "unknown" : "may-differ") : "must-refuse";
-  return { bytes: buildSt(p.header, p.data), m: { cls: `safetensors __metadata__ ${edit}`, label: `__metadata__ ${edit}`, validity } };
+  return { bytes: buildSt(p.header, p.data), m: { cls: `safetensors __metadata__ ${edit}`, label: `__metadata__ ${edit}`, validity, target: `${ctx.file} __metadata__` } };
 });
 
 const headerTextEdit = stMutator((p, rng) => {
@@ -411,12 +434,104 @@ const appendTail = stMutator((_p, rng, ctx) => {
   return { bytes: Uint8Array.from([...ctx.raw, ...tail]), m: { cls: "safetensors bytes appended after the data", label: `${n} bytes appended (not indexed by any tensor)`, validity: "must-refuse" } };
 });
 
+// ── BART's names and layout ──
+
+/**
+ * A BART nn.Linear weight (or its codes) stored input-major, as lowbit holds it in memory, instead of HF's
+ * (out, in): data and shape both transposed. A square one (d × d: the attention projections) cannot be
+ * told apart from other weights, so it is a valid file; fc1/fc2 (d × F) get a shape that contradicts the config.
+ */
+const linearTransposed = stMutator((p, rng, ctx) => {
+  const names = tensorNames(p.header).filter((n) => BART_LINEAR.test(n) && !n.endsWith(".scale") && p.header[n].shape.length === 2 && DTYPE_BYTES[p.header[n].dtype] !== undefined);
+  if (names.length === 0) return { bytes: ctx.raw, m: { cls: "no linear weight to transpose", label: "no nn.Linear weight in this file", validity: "may-differ" } };
+  const name = rng.pick(names);
+  const e = p.header[name];
+  const [rows, cols] = e.shape as [number, number];
+  const w = DTYPE_BYTES[e.dtype];
+  const [b] = e.data_offsets as [number, number];
+  const data = p.data.slice();
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) data.set(p.data.subarray(b + (r * cols + c) * w, b + (r * cols + c + 1) * w), b + (c * rows + r) * w);
+  }
+  e.shape = [cols, rows];
+  const square = rows === cols;
+  return {
+    bytes: buildSt(p.header, data),
+    m: { cls: `nn.Linear weight stored input-major (${square ? "square" : "not square"})`, label: `${name} [${rows}, ${cols}] stored transposed as [${cols}, ${rows}]`, validity: square ? "may-differ" : "must-refuse" },
+  };
+});
+
+/** The file that holds shared.weight (either spelling) as a float tensor, parsed; undefined in a quantized checkpoint. */
+function sharedFile(dir: string): { f: WeightFile; p: Parsed; name: string } | undefined {
+  for (const f of weightFiles(dir)) {
+    const p = parseSt(readWeightFile(f));
+    const name = ["model.shared.weight", "shared.weight"].find((n) => p !== undefined && tensorNames(p.header).includes(n));
+    if (p !== undefined && name !== undefined) return { f, p, name };
+  }
+  return undefined;
+}
+
+/**
+ * BART's tied copies of shared.weight: one added beside it (equal: still valid; with one value changed: the
+ * config's tie is contradicted), an existing copy changed, or shared.weight dropped while a copy stays.
+ */
+const tiedCopyEdit: Mutator = (dir, rng) => {
+  const edit = rng.pick(["an equal copy added", "a differing copy added", "a stored copy changed", "shared.weight dropped, copies kept"]);
+  const found = sharedFile(dir);
+  if (found === undefined) return safetensorsEdit(dir, rng);
+  const { f, p, name } = found;
+  const prefix = name.startsWith("model.") ? "model." : "";
+  const stored = new Set(weightFiles(dir).flatMap((x) => { const q = parseSt(readWeightFile(x)); return q === undefined ? [] : tensorNames(q.header).map((n) => n.replace(/^model\./, "")); }));
+  const indexPath = join(dir, "model.safetensors.index.json");
+  const index = existsSync(indexPath) ? (jsonObject(indexPath) as { weight_map?: Record<string, string> } | undefined) : undefined;
+  const listInIndex = (n: string) => { if (index?.weight_map !== undefined && typeof index.weight_map === "object") { index.weight_map[n] = f.name; writeJson(indexPath, index); } };
+  if (edit === "an equal copy added" || edit === "a differing copy added") {
+    const absent = BART_TIED.filter((c) => !stored.has(c));
+    if (absent.length === 0) return safetensorsEdit(dir, rng);
+    const copy = rng.pick(absent);
+    const target = copy === "lm_head.weight" ? copy : `${prefix}${copy}`; // HF writes lm_head.weight without the prefix
+    const e = p.header[name];
+    const [b, end] = e.data_offsets as [number, number];
+    const extra = p.data.slice(b, end);
+    const at = rng.int(Math.max(1, extra.length / (DTYPE_BYTES[e.dtype] ?? 4))) * (DTYPE_BYTES[e.dtype] ?? 4);
+    if (edit === "a differing copy added") extra[at] ^= 0x01; // the lowest bit of one value: still finite, but not the embedding
+    const data = new Uint8Array(p.data.length + extra.length);
+    data.set(p.data);
+    data.set(extra, p.data.length);
+    p.header[target] = { dtype: e.dtype, shape: e.shape, data_offsets: [p.data.length, p.data.length + extra.length] };
+    writeWeightFile(f, buildSt(p.header, data));
+    listInIndex(target);
+    return { cls: `tied copy: ${edit}`, label: `${f.name}: ${target} added as a ${edit === "an equal copy added" ? "copy" : "changed copy"} of ${name}`, validity: edit === "an equal copy added" ? "may-differ" : "must-refuse" };
+  }
+  if (edit === "a stored copy changed") {
+    for (const x of weightFiles(dir)) {
+      const q = parseSt(readWeightFile(x));
+      const copy = q === undefined ? undefined : tensorNames(q.header).find((n) => BART_TIED.includes(n.replace(/^model\./, "")));
+      if (q === undefined || copy === undefined) continue;
+      const [b, end] = q.header[copy].data_offsets as [number, number];
+      const data = q.data.slice();
+      const w = DTYPE_BYTES[q.header[copy].dtype] ?? 4;
+      data[b + rng.int(Math.max(1, (end - b) / w)) * w] ^= 0x01;
+      writeWeightFile(x, buildSt(q.header, data));
+      return { cls: "tied copy: a stored copy changed", label: `${x.name}: one value of ${copy} changed (no longer shared.weight)`, validity: "must-refuse" };
+    }
+    return safetensorsEdit(dir, rng);
+  }
+  // shared.weight dropped: transformers would tie it back from a copy; lowbit needs shared.weight itself.
+  if (!BART_TIED.some((c) => stored.has(c))) return safetensorsEdit(dir, rng);
+  delete p.header[name];
+  writeWeightFile(f, buildSt(p.header, p.data)); // its bytes stay: a hole
+  return { cls: "tied copy: shared.weight dropped, copies kept", label: `${f.name}: ${name} dropped (a copy stays; its bytes left as a hole)`, validity: "must-refuse" };
+};
+
 const ST_MUTATORS: { weight: number; value: Mutator }[] = [
   { weight: 8, value: dtypeEdit }, { weight: 8, value: shapeEdit }, { weight: 9, value: offsetsEdit }, { weight: 6, value: headerLengthEdit },
   { weight: 10, value: entryEdit }, { weight: 4, value: metadataEdit }, { weight: 5, value: headerTextEdit }, { weight: 14, value: flipData },
   { weight: 6, value: truncateFile }, { weight: 3, value: appendTail },
 ];
-const safetensorsEdit: Mutator = (dir, rng) => rng.weighted(ST_MUTATORS)(dir, rng);
+/** BART checkpoints draw from these too: the layout and the names that only BART has. */
+const BART_ST_MUTATORS: { weight: number; value: Mutator }[] = [...ST_MUTATORS, { weight: 8, value: linearTransposed }, { weight: 8, value: tiedCopyEdit }];
+const safetensorsEdit: Mutator = (dir, rng) => rng.weighted(family === "bart" ? BART_ST_MUTATORS : ST_MUTATORS)(dir, rng);
 
 // ─── config.json ────────────────────────────────────────────────────────────────────────────────
 
@@ -452,6 +567,64 @@ function hfConfigVerdict(key: string, e: ValueEdit, cfg: Record<string, unknown>
   }
 }
 
+/** transformers' BartConfig defaults: what a missing key means. */
+const HF_BART_DEFAULTS: Record<string, unknown> = {
+  vocab_size: 50265, max_position_embeddings: 1024, d_model: 1024, encoder_layers: 12, decoder_layers: 12, encoder_attention_heads: 16,
+  decoder_attention_heads: 16, encoder_ffn_dim: 4096, decoder_ffn_dim: 4096, activation_function: "gelu", scale_embedding: false,
+  tie_word_embeddings: true, pad_token_id: 1, bos_token_id: 0, eos_token_id: 2, decoder_start_token_id: 2, forced_bos_token_id: null, forced_eos_token_id: 2,
+};
+
+/**
+ * What a config.json key means when the file leaves it out, or (n_inner) sets it to null: transformers'
+ * default, resolved against the rest of the config as lowbit's readers resolve it.
+ */
+export function hfDefault(fam: "gpt2" | "bart", key: string, cfg: Record<string, unknown>): unknown {
+  if (fam === "bart") return HF_BART_DEFAULTS[key];
+  const V = cfg.vocab_size as number;
+  if (key === "eos_token_id") return V - 1;
+  if (key === "bos_token_id") return cfg.eos_token_id ?? V - 1;
+  if (key === "n_inner") return 4 * (cfg.n_embd as number);
+  return HF_DEFAULTS[key];
+}
+/** Keys of pre-4.0 (fairseq-style) BART configs, valid only at plain BART's value. */
+const BART_VARIANT_KEYS: Record<string, unknown> = {
+  normalize_before: false, add_final_layer_norm: false, add_bias_logits: false, normalize_embedding: true, static_position_embeddings: false, extra_pos_embeddings: 2,
+};
+const BART_READ_KEYS = [
+  "vocab_size", "d_model", "encoder_layers", "decoder_layers", "encoder_attention_heads", "decoder_attention_heads", "encoder_ffn_dim", "decoder_ffn_dim",
+  "max_position_embeddings", "activation_function", "scale_embedding", "tie_word_embeddings", "pad_token_id", "bos_token_id", "eos_token_id",
+  "decoder_start_token_id", "forced_bos_token_id", "forced_eos_token_id", "model_type", "normalize_before", "add_final_layer_norm", "extra_pos_embeddings",
+];
+
+/** A BART config.json key after an edit, judged against the seed's config `cfg` (and generation_config.json `g`). */
+function hfBartConfigVerdict(key: string, e: ValueEdit, cfg: Record<string, unknown>, g: Record<string, unknown>): Validity {
+  if (!e.missing && sameJson(cfg[key], e.value)) return "may-differ";
+  // A missing key: transformers' default, except token ids that generation_config.json then gives (as lowbit reads them).
+  const v = e.missing ? (key in g && key.endsWith("_token_id") ? g[key] : HF_BART_DEFAULTS[key]) : e.value;
+  const d = cfg.d_model as number;
+  const V = cfg.vocab_size as number;
+  const id = (x: unknown) => Number.isInteger(x) && (x as number) >= 0 && (x as number) < V;
+  switch (key) {
+    case "vocab_size": case "d_model": case "encoder_layers": case "decoder_layers": case "encoder_ffn_dim": case "decoder_ffn_dim": case "max_position_embeddings":
+      return sameJson(v, cfg[key]) ? "may-differ" : "must-refuse";
+    case "encoder_attention_heads": case "decoder_attention_heads": return isPositiveInt(v) && d % v === 0 ? "may-differ" : "must-refuse";
+    // transformers has more (relu, silu, …): lowbit implements these two and must refuse the rest.
+    case "activation_function": return v === "gelu" || v === "gelu_new" ? "may-differ" : "must-refuse";
+    case "scale_embedding": return typeof v === "boolean" ? "may-differ" : "must-refuse";
+    case "tie_word_embeddings": return v === true ? "may-differ" : "must-refuse";
+    // The tokenizer's <s>, <pad>, </s> have these ids: another id contradicts vocab.json.
+    case "pad_token_id": case "bos_token_id": case "eos_token_id": return sameJson(v, cfg[key] ?? HF_BART_DEFAULTS[key]) ? "may-differ" : "must-refuse";
+    case "decoder_start_token_id": return id(v) ? "may-differ" : "must-refuse";
+    case "forced_bos_token_id": case "forced_eos_token_id": return v === null || v === undefined || id(v) ? "may-differ" : "must-refuse";
+    case "model_type": return "must-refuse"; // absent: read as GPT-2
+    case "lowbit_untrained": return e.missing || typeof v === "boolean" ? "may-differ" : "unknown";
+    case "quantization_config": return "must-refuse";
+    default:
+      if (key in BART_VARIANT_KEYS) return e.missing || sameJson(v, BART_VARIANT_KEYS[key]) ? "may-differ" : "must-refuse";
+      return "may-differ"; // dropout, id2label, init_std, …: not read for inference
+  }
+}
+
 /** config.json as an object, or undefined where an earlier edit left it unreadable or not an object. */
 function configObject(path: string): Record<string, unknown> | undefined {
   try {
@@ -467,16 +640,17 @@ const configKey: Mutator = (dir, rng) => {
   const cfg = configObject(path);
   if (cfg === undefined) return configWhole(dir, rng);
   // Keys lowbit reads come up more often than the rest; every key of the file can come up.
-  const read = ["vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "n_inner", "layer_norm_epsilon", "activation_function", "tie_word_embeddings", "bos_token_id", "eos_token_id", "model_type", "scale_attn_weights", "scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn"];
+  const read = family === "bart" ? BART_READ_KEYS
+    : ["vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "n_inner", "layer_norm_epsilon", "activation_function", "tie_word_embeddings", "bos_token_id", "eos_token_id", "model_type", "scale_attn_weights", "scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn"];
   const keys = Object.keys(cfg).filter((k) => k !== "quantization_config");
   const key = rng.chance(0.7) ? rng.pick(read) : rng.pick(keys.length > 0 ? keys : read);
   const before = structuredClone(cfg);
-  const special = specialConfigEdits(key, cfg);
+  const special = specialConfigEdits(key, cfg, family);
   const e = special.length > 0 && rng.chance(0.3) ? rng.pick(special) : drawValueEdit(rng, cfg[key]);
   applyValueEdit(cfg, key, e);
   writeJson(path, cfg);
   const orig = seedConfig ?? before;
-  const validity = !(key in orig) && e.missing ? "may-differ" : hfConfigVerdict(key, e, orig);
+  const validity = !(key in orig) && e.missing ? "may-differ" : family === "bart" ? hfBartConfigVerdict(key, e, orig, seedGeneration ?? {}) : hfConfigVerdict(key, e, orig);
   return { cls: `config.json ${key}: ${e.name}`, label: `config.json ${key} ${describeValue(e)}`, validity, target: `config.json ${key}` };
 };
 
@@ -522,8 +696,9 @@ const tokenizerEdit: Mutator = (dir, rng) => {
   const vocabPath = join(dir, "vocab.json");
   const mergesPath = join(dir, "merges.txt");
   const has = existsSync(vocabPath) && existsSync(mergesPath);
+  const bartEdits = family === "bart" ? ["vocab.json <s> and </s> swapped", "vocab.json <pad> removed", "vocab.json <mask> removed"] : [];
   const edit = has
-    ? rng.pick(["vocab.json truncated", "merges.txt truncated mid-line", "merges.txt truncated at a line end", "vocab.json deleted", "merges.txt deleted", "both deleted", "vocab.json bad JSON", "vocab.json empty object", "vocab.json id edited", "merges.txt malformed line", "merges.txt unknown token", "vocab.json tokens past vocab_size", "merges.txt emptied", "merges.txt CRLF"])
+    ? rng.pick(["vocab.json truncated", "merges.txt truncated mid-line", "merges.txt truncated at a line end", "vocab.json deleted", "merges.txt deleted", "both deleted", "vocab.json bad JSON", "vocab.json empty object", "vocab.json id edited", "merges.txt malformed line", "merges.txt unknown token", "vocab.json tokens past vocab_size", "merges.txt emptied", "merges.txt CRLF", ...bartEdits])
     : "vocab.json only";
   let validity: Validity = "must-refuse";
   const vocab = has ? readFileSync(vocabPath, "utf8") : "";
@@ -578,6 +753,17 @@ const tokenizerEdit: Mutator = (dir, rng) => {
     }
     case "merges.txt emptied": writeFileSync(mergesPath, ""); validity = "unknown"; break;
     case "merges.txt CRLF": writeFileSync(mergesPath, merges.replace(/\n/g, "\r\n")); validity = "may-differ"; break;
+    // BART's special tokens: <s>, <pad>, </s>, <unk> make a vocabulary BART's, with the ids config.json gives
+    // them; <mask> is optional (nothing in a summary needs it).
+    case "vocab.json <s> and </s> swapped": case "vocab.json <pad> removed": case "vocab.json <mask> removed": {
+      const v = parsedVocab();
+      if (v === undefined) { writeFileSync(vocabPath, vocab.slice(0, -1)); break; }
+      if (edit.includes("swapped")) [v["<s>"], v["</s>"]] = [v["</s>"], v["<s>"]];
+      else delete v[edit.includes("<pad>") ? "<pad>" : "<mask>"];
+      writeFileSync(vocabPath, JSON.stringify(v));
+      if (edit.includes("<mask>")) validity = "may-differ";
+      break;
+    }
     case "vocab.json only": writeFileSync(vocabPath, '{"a": 0}'); break; // no merges.txt beside it
   }
   return { cls: `tokenizer ${edit}`, label: `tokenizer ${edit}`, validity };
@@ -626,7 +812,7 @@ const indexEdit: Mutator = (dir, rng) => {
     case "absolute path": { const s = rng.pick(shards); for (const n of names) if (map[n] === s) map[n] = join(dir, s); break; }
     case "a non-string shard name": map[t] = rng.pick([1, null, [], {}]); detail = ` (${t} → ${JSON.stringify(map[t])})`; break;
     case "a tensor dropped from weight_map": delete map[t]; detail = ` (${t})`; break;
-    case "an entry for no tensor": map["h.99.ln_1.weight"] = shards[0]; break;
+    case "an entry for no tensor": map[family === "bart" ? "decoder.layers.99.fc2.bias" : "h.99.ln_1.weight"] = shards[0]; break;
     case "metadata.total_size changed": {
       // Informational for transformers (progress bars), so any count is accepted; not a count is refused.
       const v = rng.pick([0, -1, 1e15, "x"]);
@@ -774,7 +960,15 @@ const scaleValue = stMutator((p, rng, ctx) => {
 
 // ─── choosing ───────────────────────────────────────────────────────────────────────────────────
 
-const BY_KIND: Record<Exclude<Kind, "onnx-bytes" | "onnx-structure">, { weight: number; value: Mutator }[]> = {
+/** A BART checkpoint's generation_config.json: a key, or the whole file (absent: config.json's generation keys are used). */
+const generationEdit: Mutator = (dir, rng) => {
+  const path = join(dir, "generation_config.json");
+  const V = typeof seedConfig?.vocab_size === "number" ? seedConfig.vocab_size : 281;
+  if (!existsSync(path) || rng.chance(0.15)) return jsonFileWhole(path, rng, { what: "generation_config.json", missingValidity: "may-differ", emptyValidity: "may-differ" });
+  return generationKeyEdit(path, rng, V, seedGeneration);
+};
+
+const BY_KIND: Record<Exclude<Kind, "onnx-bytes" | "onnx-structure" | "hf-folder">, { weight: number; value: Mutator }[]> = {
   "hf-config": [{ weight: 60, value: configKey }, { weight: 10, value: configWhole }, { weight: 3, value: addQuantConfig }, { weight: 27, value: tokenizerEdit }],
   "hf-safetensors": [{ weight: 1, value: safetensorsEdit }],
   "hf-shards": [{ weight: 65, value: (d, r) => (existsSync(join(d, "model.safetensors.index.json")) ? indexEdit(d, r) : partsEdit(d, r)) }, { weight: 35, value: safetensorsEdit }],
@@ -784,20 +978,27 @@ const BY_KIND: Record<Exclude<Kind, "onnx-bytes" | "onnx-structure">, { weight: 
   ],
 };
 
+/** BART's hf-config cases also edit generation_config.json (GPT-2 checkpoints have none that lowbit reads). */
+const BART_HF_CONFIG: { weight: number; value: Mutator }[] = [...BY_KIND["hf-config"], { weight: 30, value: generationEdit }];
+
 /** Edits of config.json run before edits of the weights, whose verdicts read it (the bits that bound codes). */
 const CONFIG_LEVEL = new Set<Mutator>([configKey, configWhole, addQuantConfig, qcKey, qcWhole]);
 
 /** The unmutated seed's config.json: edits are judged against it, so that a later edit restoring a value is valid. */
 let seedConfig: Record<string, unknown> | undefined;
+/** The unmutated seed's generation_config.json (BART), likewise. */
+let seedGeneration: Record<string, unknown> | undefined;
 
 export function mutateCheckpoint(dir: string, kind: Kind, rng: Rand, count: number): Mutation[] {
-  const table = BY_KIND[kind as keyof typeof BY_KIND];
+  const table = kind === "hf-config" && jsonObject(join(dir, "config.json"))?.model_type === "bart" ? BART_HF_CONFIG : BY_KIND[kind as keyof typeof BY_KIND];
   if (table === undefined) throw new Error(`not a checkpoint kind: ${kind}`);
   try {
     seedConfig = readJson(join(dir, "config.json")) as Record<string, unknown>;
   } catch {
     seedConfig = undefined;
   }
+  family = seedConfig?.model_type === "bart" ? "bart" : "gpt2";
+  seedGeneration = jsonObject(join(dir, "generation_config.json"));
   const chosen = Array.from({ length: count }, () => rng.weighted(table));
   chosen.sort((a, b) => Number(CONFIG_LEVEL.has(b)) - Number(CONFIG_LEVEL.has(a)));
   return chosen.map((m) => m(dir, rng));

@@ -13,10 +13,11 @@ import { seededRandom } from "../../src/runtime/sampling.js";
 
 // ─── vocabulary ─────────────────────────────────────────────────────────────────────────────────
 
-export const KINDS = ["onnx-bytes", "onnx-structure", "hf-config", "hf-safetensors", "hf-shards", "quantized-checkpoint"] as const;
+/** Appended at the end only: a case's kind is drawn from this list, so its order is part of every case id. */
+export const KINDS = ["onnx-bytes", "onnx-structure", "hf-config", "hf-safetensors", "hf-shards", "quantized-checkpoint", "hf-folder"] as const;
 export type Kind = (typeof KINDS)[number];
 
-export const ENTRIES = ["inspect", "export", "quantize", "generate", "perplexity"] as const;
+export const ENTRIES = ["inspect", "export", "quantize", "generate", "perplexity", "summarize"] as const;
 export type Entry = (typeof ENTRIES)[number];
 
 /**
@@ -42,13 +43,22 @@ export interface Mutation {
   /** The exact edit, with its values: "lowbit.config n_head = 0". */
   label: string;
   validity: Validity;
-  /** The one value it sets ("config.json bos_token_id"), when it sets one: a later edit of it supersedes this one. */
+  /**
+   * The one value it sets ("config.json bos_token_id"), when it sets one: a later edit of it supersedes this
+   * one. "<file> (file)": the whole file replaced or deleted, which supersedes every earlier edit of that file.
+   */
   target?: string;
+}
+
+/** Whether an edit of `later` overwrites what an edit of `earlier` did. */
+function overwrites(later: string, earlier: string): boolean {
+  if (later === earlier) return true;
+  return later.endsWith(" (file)") && earlier.startsWith(`${later.slice(0, -" (file)".length)} `);
 }
 
 /** An edit whose value a later edit of the same case overwrote no longer says anything about the input. */
 export function supersede(ms: Mutation[]): Mutation[] {
-  return ms.map((m, i) => (m.target !== undefined && ms.slice(i + 1).some((later) => later.target === m.target)
+  return ms.map((m, i) => (m.target !== undefined && ms.slice(i + 1).some((later) => later.target !== undefined && overwrites(later.target, m.target!))
     ? { ...m, label: `${m.label} (superseded)`, validity: "may-differ" as Validity }
     : m));
 }

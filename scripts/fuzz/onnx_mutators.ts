@@ -8,7 +8,8 @@
 //                   initializers (dims, data type, raw data length, name, dropped, duplicated, moved to
 //                   float_data or external data) and metadata (every key found in the file at run time:
 //                   deleted, emptied, duplicated; each key inside lowbit.config, lowbit.quantization and the
-//                   lowbit.weights entries; the tokenizer's vocab and merges; checksum-like and unknown keys).
+//                   lowbit.weights entries; the tokenizer's vocab and merges; checksum-like and unknown keys;
+//                   BART files' lowbit.component and the decoder's lowbit.generation).
 //
 // Each mutation says whether the file it makes must be refused, may run with another result, or is
 // unknown (common.ts). Flips inside tensor data are judged element by element: a new finite weight is a
@@ -21,6 +22,7 @@ import {
   CHECKSUM_KEY, applyValueEdit, describeValue, drawValueEdit, isFiniteNumber, isPositiveInt, sameJson,
   type Mutation, type Rand, type Validity, type ValueEdit,
 } from "./common.js";
+import { GENERATION_KEYS, generationVerdict } from "./json_mutators.js";
 
 const onnx = onnxProto.onnx;
 type Model = onnxProto.onnx.ModelProto;
@@ -28,7 +30,7 @@ type Tensor = onnxProto.onnx.ITensorProto;
 
 const KNOWN_META = new Set([
   "lowbit.format", "lowbit.format_version", "lowbit.model_type", "lowbit.config", "lowbit.quantization", "lowbit.weights",
-  "lowbit.tokenizer.vocab", "lowbit.tokenizer.merges",
+  "lowbit.tokenizer.vocab", "lowbit.tokenizer.merges", "lowbit.component", "lowbit.generation",
 ]);
 const TANH_GELUS = ["gelu_new", "gelu_pytorch_tanh"];
 /** TensorProto data types worth swapping in: FLOAT, UINT8, INT8, INT64, FLOAT16, INT4, INT2, undefined, bogus. */
@@ -460,7 +462,7 @@ function inits(m: Model): Tensor[] {
 function pickInit(m: Model, rng: Rand): { t: Tensor; listed: boolean } | undefined {
   const all = inits(m);
   if (all.length === 0) return undefined;
-  const named = new Set((manifestOf(m) ?? []).flatMap((e) => [e.initializer, e.scale]).filter((x) => typeof x === "string"));
+  const named = new Set((manifestOf(m) ?? []).filter((e) => e !== null && typeof e === "object").flatMap((e) => [e.initializer, e.scale]).filter((x) => typeof x === "string"));
   const listed = all.filter((t) => named.has(t.name ?? ""));
   if (listed.length > 0 && rng.chance(0.9)) return { t: rng.pick(listed), listed: true };
   const t = rng.pick(all);
@@ -606,7 +608,7 @@ const formatVersion: StructMutator = (m, rng) => {
 };
 
 const modelType: StructMutator = (m, rng) => {
-  const value = rng.pick(["bart", "GPT2", "", "gpt-2"]);
+  const value = rng.pick([getMeta(m, "lowbit.model_type") === "bart" ? "gpt2" : "bart", "GPT2", "", "gpt-2"]);
   setMeta(m, "lowbit.model_type", value);
   return { cls: "metadata lowbit.model_type changed", label: `metadata lowbit.model_type = ${JSON.stringify(value)}`, validity: "must-refuse" };
 };
@@ -630,10 +632,28 @@ function divisors(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i + 1).filter((d) => n % d === 0);
 }
 
-/** Key-specific values that are legal, or legal-looking: drawn beside the generic edits. */
-export function specialConfigEdits(key: string, cfg: Record<string, unknown>): ValueEdit[] {
+/** Key-specific values that are legal, or legal-looking: drawn beside the generic edits (config.json or lowbit.config). */
+export function specialConfigEdits(key: string, cfg: Record<string, unknown>, family: "gpt2" | "bart" = cfg.model_type === "bart" ? "bart" : "gpt2"): ValueEdit[] {
   const C = typeof cfg.n_embd === "number" ? cfg.n_embd : 64;
   const V = typeof cfg.vocab_size === "number" ? cfg.vocab_size : 277;
+  if (family === "bart") {
+    const d = typeof cfg.d_model === "number" ? cfg.d_model : 64;
+    switch (key) {
+      case "encoder_attention_heads": case "decoder_attention_heads":
+        return divisors(d).filter((h) => h !== cfg[key]).map((h) => ({ name: "another divisor of d_model", value: h })).concat([{ name: "not a divisor of d_model", value: d + 1 }]);
+      case "activation_function": return [{ name: "the other GELU", value: cfg.activation_function === "gelu" ? "gelu_new" : "gelu" }, { name: "unsupported", value: "relu" }, { name: "unsupported", value: "gelu_pytorch_tanh" }];
+      case "scale_embedding": return [{ name: "flipped", value: cfg.scale_embedding !== true }];
+      case "layer_norm_epsilon": return [{ name: "another positive value", value: 1e-6 }, { name: "another positive value", value: 1e-3 }];
+      case "pad_token_id": case "bos_token_id": case "eos_token_id": case "decoder_start_token_id": case "forced_bos_token_id": case "forced_eos_token_id":
+        return [{ name: "another valid id", value: 5 }, { name: "= vocab_size", value: V }, { name: "null", value: null }, { name: "the last id", value: V - 1 }];
+      case "tie_word_embeddings": return [{ name: "flipped", value: false }];
+      case "model_type": return [{ name: "another model", value: "gpt2" }, { name: "another model", value: "mbart" }];
+      case "encoder_ffn_dim": case "decoder_ffn_dim": return [{ name: "the other side's", value: key === "encoder_ffn_dim" ? cfg.decoder_ffn_dim : cfg.encoder_ffn_dim }];
+      case "encoder_layers": case "decoder_layers": return [{ name: "the other side's", value: key === "encoder_layers" ? cfg.decoder_layers : cfg.encoder_layers }];
+      case "normalize_before": case "add_final_layer_norm": return [{ name: "a variant lowbit does not run", value: true }];
+      default: return [];
+    }
+  }
   switch (key) {
     case "n_head": return divisors(C).filter((d) => d !== cfg.n_head).map((d) => ({ name: "another divisor of n_embd", value: d }));
     case "layer_norm_epsilon": return [{ name: "another positive value", value: 1e-6 }, { name: "another positive value", value: 1e-3 }];
@@ -646,8 +666,33 @@ export function specialConfigEdits(key: string, cfg: Record<string, unknown>): V
   }
 }
 
+/** A BART file's lowbit.config (strict: every key present, no other): what each edit means. */
+function storedBartConfigVerdict(key: string, e: ValueEdit, cfg: Record<string, unknown>): Validity {
+  if (!e.missing && sameJson(cfg[key], e.value)) return "may-differ";
+  const v = e.value;
+  const V = cfg.vocab_size as number;
+  const id = (x: unknown) => Number.isInteger(x) && (x as number) >= 0 && (x as number) < V;
+  if (e.missing) return key === "untrained" ? "may-differ" : key in cfg ? "must-refuse" : "unknown";
+  switch (key) {
+    case "model_type": case "vocab_size": case "d_model": case "encoder_layers": case "decoder_layers": case "encoder_ffn_dim": case "decoder_ffn_dim":
+    case "max_position_embeddings": case "tie_word_embeddings":
+      return "must-refuse";
+    case "encoder_attention_heads": case "decoder_attention_heads": return isPositiveInt(v) && (cfg.d_model as number) % v === 0 ? "may-differ" : "must-refuse";
+    case "activation_function": return v === "gelu" || v === "gelu_new" ? "may-differ" : "must-refuse";
+    case "scale_embedding": return typeof v === "boolean" ? "may-differ" : "must-refuse";
+    case "layer_norm_epsilon": return isFiniteNumber(v) && v > 0 ? "may-differ" : v === 0 ? "unknown" : "must-refuse";
+    // The file's own tokenizer has <s>, <pad>, </s> at these ids.
+    case "pad_token_id": case "bos_token_id": case "eos_token_id": return "must-refuse";
+    case "decoder_start_token_id": return id(v) ? "may-differ" : "must-refuse";
+    case "forced_bos_token_id": case "forced_eos_token_id": return v === null || id(v) ? "may-differ" : "must-refuse";
+    case "untrained": return v === true ? "may-differ" : "must-refuse";
+    default: return CHECKSUM_KEY.test(key) ? "must-refuse" : "unknown";
+  }
+}
+
 /** lowbit.config as the exporter writes it (every key resolved): what each edit means. */
 function storedConfigVerdict(key: string, e: ValueEdit, cfg: Record<string, unknown>): Validity {
+  if (cfg.model_type === "bart") return storedBartConfigVerdict(key, e, cfg);
   if (!e.missing && sameJson(cfg[key], e.value)) return "may-differ";
   const v = e.value;
   switch (key) {
@@ -702,7 +747,9 @@ function jsonKeyMutator(metaKey: string, verdict: (key: string, e: ValueEdit, ob
   };
 }
 
-const configKey = jsonKeyMutator("lowbit.config", storedConfigVerdict, ["untrained", "n_ctx", "scale_attn_weights"], specialConfigEdits);
+const configKey: StructMutator = (m, rng) => (getMeta(m, "lowbit.model_type") === "bart" ? bartConfigKey : gpt2ConfigKey)(m, rng);
+const gpt2ConfigKey = jsonKeyMutator("lowbit.config", storedConfigVerdict, ["untrained", "n_ctx", "scale_attn_weights"], (k, c) => specialConfigEdits(k, c, "gpt2"));
+const bartConfigKey = jsonKeyMutator("lowbit.config", storedConfigVerdict, ["untrained", "normalize_before", "n_head"], (k, c) => specialConfigEdits(k, c, "bart"));
 
 function quantVerdict(key: string, e: ValueEdit, q: Record<string, unknown>): Validity {
   if (!e.missing && sameJson(q[key], e.value)) return "may-differ";
@@ -723,6 +770,33 @@ const quantKey = jsonKeyMutator("lowbit.quantization", quantVerdict, ["clip", "f
 
 const configWhole: StructMutator = (m, rng) => badJson(m, rng.pick(["lowbit.config", "lowbit.quantization"]), rng);
 
+// ── BART: lowbit.component and lowbit.generation ──
+
+/** Which part a BART file holds ("encoder" | "decoder"); a GPT-2 file must not say. */
+const componentEdit: StructMutator = (m, rng) => {
+  const key = "lowbit.component";
+  const old = getMeta(m, key);
+  if (old !== undefined && rng.chance(0.25)) {
+    m.metadataProps = metaEntries(m).filter((p) => p.key !== key);
+    return { cls: "metadata lowbit.component deleted", label: "metadata lowbit.component deleted", validity: "must-refuse" };
+  }
+  const value = rng.pick([old === "encoder" ? "decoder" : "encoder", "", "Encoder", "both", "decoder "]);
+  setMeta(m, key, value);
+  return { cls: `metadata lowbit.component ${old === undefined ? "added" : "changed"}`, label: `metadata lowbit.component ${JSON.stringify(old ?? null)} → ${JSON.stringify(value)}`, validity: value === old ? "may-differ" : "must-refuse" };
+};
+
+/** The vocabulary size of the unmutated file's lowbit.config (token ids in lowbit.generation must lie below it). */
+function seedVocab(): number {
+  const v = originalJson("lowbit.config")?.vocab_size;
+  return typeof v === "number" ? v : 281;
+}
+
+/**
+ * The decoder file's generation defaults, key by key (transformers' GenerationConfig semantics); in an
+ * encoder or GPT-2 file the key itself is refused, so there the edit sets it (badJson).
+ */
+const generationKey = jsonKeyMutator("lowbit.generation", (key, e, g) => generationVerdict(key, e, g, seedVocab()), GENERATION_KEYS, () => []);
+
 // ── lowbit.weights ──
 
 const weightsDrop: StructMutator = (m, rng) => {
@@ -738,7 +812,9 @@ const weightsDuplicate: StructMutator = (m, rng) => {
   const w = manifestOf(m);
   if (w === undefined || w.length === 0) return badJson(m, "lowbit.weights", rng);
   const e = rng.pick(w);
-  const extra = rng.chance(0.5) ? { ...e } : { ...e, name: `h.99.${String(e.name).replace(/^h\.\d+\./, "")}` };
+  // Another layer's name: GPT-2's h.99.…, BART's encoder/decoder.layers.99.… (or h.99.<name> for a name without a layer).
+  const layered = String(e.name).replace(/(^h|\.layers)\.\d+\./, "$1.99.");
+  const extra = rng.chance(0.5) ? { ...e } : { ...e, name: layered !== e.name ? layered : `h.99.${String(e.name)}` };
   w.push(extra);
   setMeta(m, "lowbit.weights", JSON.stringify(w));
   return { cls: extra.name === e.name ? "lowbit.weights entry given twice" : "lowbit.weights extra entry for no weight", label: `lowbit.weights: extra entry ${JSON.stringify(extra.name)}`, validity: "must-refuse" };
@@ -906,6 +982,7 @@ const STRUCT_MUTATORS: { weight: number; value: StructMutator }[] = [
   { weight: 16, value: configKey }, { weight: 3, value: configWhole }, { weight: 7, value: quantKey },
   { weight: 4, value: weightsDrop }, { weight: 12, value: weightsField }, { weight: 2, value: weightsDuplicate }, { weight: 2, value: weightsWhole },
   { weight: 6, value: vocabEdit }, { weight: 6, value: mergesEdit }, { weight: 3, value: otherKey }, { weight: 1, value: dropGraph },
+  { weight: 2, value: componentEdit }, { weight: 5, value: generationKey },
 ];
 
 export function mutateOnnxStructure(seed: Uint8Array, rng: Rand, count: number): Mutated {

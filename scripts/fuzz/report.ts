@@ -115,6 +115,8 @@ export interface Summary {
   totals: Counts;
   byKind: Record<string, Counts>;
   byEntry: Record<string, Counts>;
+  /** By seed, in the seed table's order (seeds.ts). */
+  bySeed: Record<string, Counts>;
   /** Cases whose mutations said "must-refuse" and that ran anyway with the seed's result (counted as unaffected). */
   mustRefuseButRan: Counts;
   examples: { kind: string; outcome: string; id: string; entry: string; seed: string; mutation: string; message: string }[];
@@ -125,16 +127,18 @@ export interface Summary {
   timing: { median_ms: number; p99_ms: number; max_ms: number; slowest: string };
 }
 
-export function summarize(cases: Classified[]): Summary {
+export function summarize(cases: Classified[], seedOrder: string[] = []): Summary {
   const totals = zero();
   const byKind: Record<string, Counts> = Object.fromEntries(KINDS.map((k) => [k, zero()]));
   const byEntry: Record<string, Counts> = Object.fromEntries(ENTRIES.map((e) => [e, zero()]));
+  const bySeed: Record<string, Counts> = Object.fromEntries(seedOrder.map((n) => [n, zero()]));
   const mustRefuseButRan: Counts = Object.fromEntries(KINDS.map((k) => [k, 0]));
   const classes = new Map<string, ClassRow & { kindSet: Set<string>; entrySet: Set<string>; causeCounts: Map<string, number> }>();
   const examples = new Map<string, Summary["examples"][number]>();
   const through = new Map<string, Summary["letThrough"][number]>();
   for (const c of [...cases].sort((a, b) => compareIds(a.id, b.id))) {
-    for (const t of [totals, byKind[c.kind], byEntry[c.entry]]) {
+    bySeed[c.seed] ??= zero();
+    for (const t of [totals, byKind[c.kind], byEntry[c.entry], bySeed[c.seed]]) {
       t.cases++;
       t[c.outcome]++;
     }
@@ -169,7 +173,7 @@ export function summarize(cases: Classified[]): Summary {
   const ms = cases.map((c) => c.ms).sort((a, b) => a - b);
   const slowest = cases.reduce((a, b) => (b.ms > (a?.ms ?? -1) ? b : a), cases[0]);
   return {
-    totals, byKind, byEntry, mustRefuseButRan,
+    totals, byKind, byEntry, bySeed, mustRefuseButRan,
     letThrough: [...through.values()].sort((a, b) => a.outcome.localeCompare(b.outcome) || b.count - a.count),
     examples: [...examples.values()],
     classes: [...classes.values()]
@@ -224,6 +228,10 @@ export function markdown(run: Record<string, unknown>, s: Summary): string {
     "## By entry point",
     "",
     table(Object.entries(s.byEntry)),
+    "",
+    "## By seed",
+    "",
+    table(Object.entries(s.bySeed)),
     "",
     "## One example per (kind, outcome) that is not clean",
     "",

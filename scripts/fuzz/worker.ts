@@ -10,6 +10,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statS
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { mutateCheckpoint } from "./checkpoint_mutators.js";
+import { mutateFolder } from "./folder_mutators.js";
 import { combineValidity, parseCaseId, supersede, type Entry, type Kind, type Mutation, type Validity } from "./common.js";
 import { mutateOnnxBytes, mutateOnnxStructure } from "./onnx_mutators.js";
 import { ROOT, entryArgv, planCase, seedPath, seedSpec, type MainFn } from "./seeds.js";
@@ -130,6 +131,9 @@ export function prepareCase(id: string, seedsDir: string, caseDir: string) {
       mutations = r.mutations;
     }
     writeFileSync(join(caseDir, "input.onnx"), bytes);
+  } else if (s.type === "folder") {
+    cpSync(seedPath(seedsDir, s), join(caseDir, "input"), { recursive: true });
+    if (plan !== undefined) mutations = mutateFolder(join(caseDir, "input"), plan.kind, plan.rng, plan.count, { seedsDir, seed: s });
   } else {
     cpSync(seedPath(seedsDir, s), join(caseDir, "input"), { recursive: true });
     if (plan !== undefined) mutations = mutateCheckpoint(join(caseDir, "input"), plan.kind, plan.rng, plan.count);
@@ -141,6 +145,24 @@ export function prepareCase(id: string, seedsDir: string, caseDir: string) {
 
 function sha(data: Uint8Array | string): string {
   return createHash("sha256").update(data).digest("hex").slice(0, 16);
+}
+
+/** Every file under a directory, by relative path in sorted order, hashed with its name. */
+function treeDigest(dir: string): { digest: string; files: string[] } {
+  const h = createHash("sha256");
+  const files: string[] = [];
+  const visit = (rel: string) => {
+    for (const name of readdirSync(join(dir, rel)).sort()) {
+      const r = rel === "" ? name : `${rel}/${name}`;
+      if (statSync(join(dir, r)).isDirectory()) visit(r);
+      else {
+        files.push(r);
+        h.update(r).update("\0").update(readFileSync(join(dir, r)));
+      }
+    }
+  };
+  visit("");
+  return { digest: h.digest("hex").slice(0, 16), files };
 }
 
 /** What a successful run produced, without timings: the thing compared with the unmutated seed's. */
@@ -161,9 +183,15 @@ export function resultOf(entry: Entry, stdout: string, caseDir: string): { diges
       return { digest: sha([first.replace(/[\d,]+ bytes/, "<size> bytes"), ...rest].join("\n")), summary: stdout.slice(0, 64_000) };
     }
     case "generate": { const s = json(["ids", "text", "prompt_tokens", "stop_reason"]); return { digest: sha(s), summary: s }; }
+    case "summarize": { const s = json(["ids", "text", "input_tokens", "num_beams", "stop_reason"]); return { digest: sha(s), summary: s }; }
     case "perplexity": { const s = json(["perplexity", "nll", "scored_tokens", "windows", "context", "stride"]); return { digest: sha(s), summary: s }; }
     case "export": {
       const f = join(caseDir, "out.onnx");
+      const folder = join(caseDir, "out-folder");
+      if (!existsSync(f) && existsSync(folder) && statSync(folder).isDirectory()) {
+        const t = treeDigest(folder);
+        return { digest: t.digest, summary: `out-folder/: ${t.files.join(", ")}; sha256 ${t.digest}` };
+      }
       if (!existsSync(f)) return { digest: "no output", summary: "out.onnx was not written" };
       const b = readFileSync(f);
       return { digest: sha(b), summary: `out.onnx: ${b.length} bytes, sha256 ${sha(b)}` };

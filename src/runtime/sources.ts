@@ -5,8 +5,10 @@
 // the same code runs in browsers (Node-only reads are dynamic imports).
 
 import { LowbitError } from "../errors.js";
-import { parseGenerationConfig, type GenerationDefaults } from "../format/generation_config.js";
-import { checkDtype, onnxFiles, parseFolderConfig, type Dtype } from "../format/hf_layout.js";
+import { parseHfBartConfig } from "../format/bart_config.js";
+import { checkGenerationTokens, parseGenerationConfig, type GenerationDefaults } from "../format/generation_config.js";
+import { parseHfGpt2Config } from "../format/gpt2_config.js";
+import { checkDtype, dtypeForBits, onnxFiles, parseFolderConfig, type Dtype } from "../format/hf_layout.js";
 import { META, parseModelFile, verifyChecksum, type LowbitModelFile } from "../format/lowbit_onnx.js";
 import { parseJson } from "../format/schema.js";
 
@@ -91,6 +93,30 @@ async function folderReader(source: ModelSource): Promise<{ reader: Reader; name
 
 const utf8 = new TextDecoder();
 
+/**
+ * A folder's config.json describes the files beside it, as transformers.js reads it to build the model:
+ * its hyperparameters and token ids (Hugging Face's defaults where it leaves one out) are the model file's
+ * own `lowbit.config`, and the file holds the weight precision its name and `transformers.js_config.dtype`
+ * say. A file swapped in from another export, or an edited config.json, is refused rather than run as
+ * something it is not.
+ */
+function checkFolderDescribes(configText: string, configFile: string, f: LowbitModelFile, dtype: Dtype): void {
+  const raw = parseJson(configText, configFile, "config.json");
+  const parsed = f.config.model_type === "bart" ? parseHfBartConfig(raw, configFile) : parseHfGpt2Config(raw, configFile);
+  const described = parsed as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(f.config)) {
+    if (key === "untrained" || described[key] === value) continue;
+    throw new LowbitError("config.json disagrees with the model file (files from another export?)", {
+      file: configFile, expected: `${key} ${JSON.stringify(value)}, as ${f.file} says`, found: JSON.stringify(described[key] ?? null),
+    });
+  }
+  if (dtypeForBits(f.quantization.weight_bits) !== dtype) {
+    throw new LowbitError("model file's weight precision differs from the folder's dtype", {
+      file: f.file, expected: `${dtype} weights`, found: `${f.quantization.weight_bits}-bit weights (${dtypeForBits(f.quantization.weight_bits)})`,
+    });
+  }
+}
+
 /** Reads, parses and checks a model's files: a single GPT-2 file, or a folder of either family. */
 export async function readModelFiles(source: ModelSource, options: SourceOptions = {}): Promise<ModelFiles> {
   const verify = async (f: LowbitModelFile) => {
@@ -116,7 +142,8 @@ export async function readModelFiles(source: ModelSource, options: SourceOptions
     if (bytes === undefined) throw new LowbitError("model folder lacks a file", { file: at(rel), hint: "export it with `lowbit export <checkpoint> -o <dir>/`" });
     return bytes;
   };
-  const config = parseFolderConfig(utf8.decode(await need("config.json")), at("config.json"));
+  const configText = utf8.decode(await need("config.json"));
+  const config = parseFolderConfig(configText, at("config.json"));
   const dtype: Dtype = options.dtype !== undefined ? checkDtype(options.dtype) : config.dtype ?? "fp32";
   const names = onnxFiles(config.modelType, dtype);
   const parse = async (rel: string): Promise<LowbitModelFile> => {
@@ -126,7 +153,11 @@ export async function readModelFiles(source: ModelSource, options: SourceOptions
     }
     return f;
   };
-  if (config.modelType === "gpt2") return { modelType: "gpt2", model: await verify(await parse(names.model!)) };
+  if (config.modelType === "gpt2") {
+    const model = await parse(names.model!);
+    checkFolderDescribes(configText, at("config.json"), model, dtype);
+    return { modelType: "gpt2", model: await verify(model) };
+  }
 
   const encoder = await parse(names.encoder!);
   const decoder = await parse(names.decoder!);
@@ -138,10 +169,15 @@ export async function readModelFiles(source: ModelSource, options: SourceOptions
       throw new LowbitError(`the encoder and decoder files differ in ${key} (files from two exports?)`, { file: decoder.file, expected: `the ${key} of ${encoder.file}` });
     }
   }
+  checkFolderDescribes(configText, at("config.json"), encoder, dtype); // the decoder's config and quantization are the encoder's
   const generationBytes = await folder.reader("generation_config.json");
-  const generation = generationBytes !== undefined
-    ? parseGenerationConfig(parseJson(utf8.decode(generationBytes), at("generation_config.json"), "generation_config.json"), at("generation_config.json"))
-    : decoder.generation;
+  let generation = decoder.generation;
+  if (generationBytes !== undefined) {
+    const file = at("generation_config.json");
+    generation = parseGenerationConfig(parseJson(utf8.decode(generationBytes), file, "generation_config.json"), file);
+    // As for a checkpoint's generation_config.json and the decoder's lowbit.generation: every token id in the vocabulary.
+    checkGenerationTokens(generation, decoder.config.vocab_size, file);
+  }
   await verify(encoder);
   await verify(decoder);
   return { modelType: "bart", encoder, decoder, generation };

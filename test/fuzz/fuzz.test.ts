@@ -1,5 +1,7 @@
 // A bounded run of the fuzz harness (scripts/fuzz.ts) for CI: a few hundred seeded cases over the small
-// seeds (the shipped 5-35 MB models are left out), every input kind and entry point, on two workers.
+// seeds (the shipped 5-35 MB models are left out), every input kind and entry point, on two workers. Both
+// families: about 40% of the cases fall on BART seeds (checkpoints, quantized checkpoints, folder exports
+// summarized), and every small seed is drawn at least once.
 // Every case must end in one clean `lowbit: error:` line or run with the unmutated seed's result (or, for
 // an input that stays valid, another result): no crash, hang, OOM, messy error, and no invalid input that
 // runs. On failure the message lists each class with a case id; `npx tsx scripts/fuzz.ts --replay <id>`
@@ -10,6 +12,7 @@ import { describe, it } from "node:test";
 import { runFuzz, type FuzzRun } from "../../scripts/fuzz.js";
 import { ENTRIES, FAILING, KINDS } from "../../scripts/fuzz/common.js";
 import { failures } from "../../scripts/fuzz/report.js";
+import { SEEDS } from "../../scripts/fuzz/seeds.js";
 
 const CASES = 600;
 const SEED = 7;
@@ -28,6 +31,12 @@ describe("fuzz", () => {
       timeoutMs: 5000, largeTimeoutMs: 60_000, rssCapMb: 3072, maxOldSpaceMb: 2048, command: "test/fuzz/fuzz.test.ts", quiet: true,
     });
     assert.equal(run.summary.totals.cases, CASES, "every selected case ran");
+    // The sample covers both families: every small seed (BART's checkpoints, quantized checkpoints and folders
+    // among them), every input kind and every entry point, summarize included.
+    const unsampled = SEEDS.filter((s) => !s.large && (run.summary.bySeed[s.name]?.cases ?? 0) === 0).map((s) => s.name);
+    assert.deepEqual(unsampled, [], "seeds the sample never drew");
+    for (const k of KINDS) assert.ok(run.summary.byKind[k].cases > 0, `no ${k} case`);
+    for (const e of ENTRIES) assert.ok(run.summary.byEntry[e].cases > 0, `no ${e} case`);
     // The harness itself: every seed loads unmutated, every input was made, and workers do not drift.
     assert.equal(run.summary.totals["seed-error"], 0, describeFindings(run));
     assert.equal(run.summary.totals["harness-error"], 0, describeFindings(run));
