@@ -14,8 +14,7 @@
 // Letters: L layers, C n_embd, F = 4C, V vocab, NH heads, HS = C / NH.
 
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,6 +26,7 @@ import { loadGpt2Model } from "../src/runtime/index.js";
 import { GPT2_124M, makeRandomGpt2 } from "../scripts/make_random_gpt2.js";
 import { openOrtGpt2, ortGreedy, ortStep, type Gpt2Dims, type OrtModule } from "./ort_gpt2.js";
 import { seededRandom } from "../src/runtime/sampling.js";
+import { importOrtWeb } from "./ort_web.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -190,25 +190,6 @@ function ortEngine(m: Awaited<ReturnType<typeof openOrtGpt2>>): Engine {
   };
 }
 
-/** Imports onnxruntime-web with WebAssembly.instantiate watched, to name the .wasm it really loads. */
-async function importOrtWeb(): Promise<{ ort: typeof import("onnxruntime-web"); wasmFile: () => string }> {
-  const sizes: number[] = [];
-  const original = WebAssembly.instantiate;
-  const watched = (source: BufferSource | WebAssembly.Module, imports?: WebAssembly.Imports): Promise<unknown> => {
-    if (!(source instanceof WebAssembly.Module)) sizes.push(source.byteLength);
-    return (original as (s: typeof source, i?: WebAssembly.Imports) => Promise<unknown>)(source, imports);
-  };
-  (WebAssembly as { instantiate: unknown }).instantiate = watched;
-  const ort = await import("onnxruntime-web");
-  const dist = dirname(createRequire(import.meta.url).resolve("onnxruntime-web"));
-  const wasmFile = () => {
-    const byName = readdirSync(dist).filter((f) => f.endsWith(".wasm")).map((f) => [f, statSync(join(dist, f)).size] as const);
-    const names = sizes.map((n) => byName.find(([, size]) => size === n)?.[0] ?? `unknown (${n} bytes)`);
-    return names.length > 0 ? names.join(", ") : "none seen (streaming compile?)";
-  };
-  return { ort, wasmFile };
-}
-
 async function childOrt(kind: "ort-web" | "ort-node", a: ChildArgs): Promise<ChildResult> {
   let ort: OrtModule;
   let versions: Record<string, string>;
@@ -217,8 +198,6 @@ async function childOrt(kind: "ort-web" | "ort-node", a: ChildArgs): Promise<Chi
   const level = a.level as "disabled" | "basic" | "all";
   if (kind === "ort-web") {
     const web = await importOrtWeb();
-    web.ort.env.wasm.numThreads = 1;
-    web.ort.env.logLevel = "error";
     ort = web.ort;
     wasmFile = web.wasmFile;
     versions = { ...web.ort.env.versions, nodejs: process.version };
@@ -252,8 +231,6 @@ interface ProbeResult {
 /** onnxruntime-web at each optimization level: load, a 32-token prompt, PROBE_STEPS decode steps. */
 async function childWebProbe(a: ChildArgs): Promise<ProbeResult[]> {
   const { ort } = await importOrtWeb();
-  ort.env.wasm.numThreads = 1;
-  ort.env.logLevel = "error";
   const out: ProbeResult[] = [];
   for (const level of WEB_LEVELS) {
     const t0 = performance.now();

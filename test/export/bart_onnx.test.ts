@@ -2,8 +2,9 @@
 // ways (first step: use_cache_branch false, empty past; later steps: use_cache_branch true, present.* fed
 // back):
 //   - fp32, against transformers (test/fixtures/bart/<case>/expected.json): encoder states and teacher-forced
-//     logits within 1e-4, step-by-step logits equal to the teacher-forced rows, and the greedy runs of
-//     generate() reproduced id for id by an onnxruntime loop with transformers' processors (ort_bart.ts);
+//     logits within 1e-4, step-by-step logits equal to the teacher-forced rows, and every generate() run of
+//     the fixtures (greedy and beam search) reproduced id for id by runGeneration (src/runtime/generation.ts)
+//     on onnxruntime's decoder (bench/ort_bart.ts's DecoderStepper), and by lowbit's runtime on the same folder;
 //   - 2/4/8-bit, dq and nbits, against the TS reference forward on the files' own weights with the same
 //     int8 activation quantization (src/reference/bart.ts): logits within 1e-4 and the same greedy ids.
 
@@ -17,9 +18,11 @@ import { buildFolderExport, writeFolder } from "../../src/export/hf_folder.js";
 import { onnxFiles } from "../../src/format/hf_layout.js";
 import { META } from "../../src/format/lowbit_onnx.js";
 import { readModelFile } from "../../src/format/node_io.js";
+import { optionsFromHfSettings, resolveGeneration, runGeneration, type GenerationDefaults } from "../../src/runtime/generation.js";
+import { loadBartModel } from "../../src/runtime/index.js";
 import { bartDecoderCache, bartDecoderStep, bartEncode, loadBartReference, type BartReference } from "../../src/reference/bart.js";
 import { FIXTURES, tempDir } from "../helpers/fixtures.js";
-import { argmax, hfGreedyProcessors, maxAbsDiff, openOrtBart, ortGreedy, ortStepByStep, ortTeacherForced, type HfGreedySettings } from "../helpers/ort_bart.js";
+import { argmax, maxAbsDiff, openOrtBart, ortEncode, ortGenerate, ortStepByStep, ortStepper, ortTeacherForced } from "../helpers/ort_bart.js";
 
 const TOLERANCE = 1e-4;
 const BART_FIXTURES = ["bart-f32", "bart-f16", "bart-bf16"] as const;
@@ -29,12 +32,13 @@ interface BartExpected {
   decoder_input_ids: number[];
   encoder_hidden_states: number[][];
   logits: number[][];
-  generate: Array<{ settings: HfGreedySettings & { num_beams?: number }; sequences: number[] }>;
+  /** generate() keyword arguments (null = None) over generation_config.json, and the output, decoder start first. */
+  generate: Array<{ settings: Record<string, unknown>; sequences: number[] }>;
 }
 
 const bartDir = (name: string) => join(FIXTURES, "bart", name);
 const expectedOf = (name: string) => JSON.parse(readFileSync(join(bartDir(name), "expected.json"), "utf8")) as BartExpected;
-const generationOf = (name: string) => JSON.parse(readFileSync(join(bartDir(name), "generation_config.json"), "utf8")) as HfGreedySettings & { num_beams: number };
+const generationOf = (name: string) => JSON.parse(readFileSync(join(bartDir(name), "generation_config.json"), "utf8")) as GenerationDefaults;
 
 /** The reference's greedy ids (no processors) on given encoder states. */
 function referenceGreedy(ref: BartReference, states: Float32Array[], start: number, eos: number, maxLength: number): number[] {
@@ -72,16 +76,21 @@ describe("BART fp32 folder export vs transformers (onnxruntime, merged decoder b
       assert.ok(error <= TOLERANCE, `max |step-by-step logits − transformers| = ${error}`);
     });
 
-    it(`${name}: an onnxruntime greedy loop reproduces generate()'s greedy runs`, async () => {
+    it(`${name}: every generate() run, greedy and beam search, gives the fixture's ids on onnxruntime and in lowbit's runtime`, async () => {
       const m = await openOrtBart(dir);
+      const model = await loadBartModel(dir);
       const defaults = generationOf(name);
-      const greedy = want.generate.filter((g) => (g.settings.num_beams ?? defaults.num_beams) === 1);
-      assert.ok(greedy.length > 0);
-      for (const run of greedy) {
-        const settings = { ...defaults, ...run.settings };
-        const { maxLength, processors } = hfGreedyProcessors(settings);
-        const ids = await ortGreedy(m, want.input_ids, { decoderStartTokenId: settings.decoder_start_token_id!, eosTokenId: settings.eos_token_id!, maxLength, processors });
-        assert.deepEqual(ids, run.sequences, JSON.stringify(run.settings));
+      const maxPositionEmbeddings = model.config.max_position_embeddings;
+      const enc = await ortEncode(m, [want.input_ids]);
+      assert.ok(want.generate.some((run) => (run.settings.num_beams ?? defaults.num_beams) === 1), "greedy runs");
+      assert.ok(want.generate.some((run) => ((run.settings.num_beams ?? defaults.num_beams) as number) > 1), "beam runs");
+      for (const run of want.generate) {
+        const options = optionsFromHfSettings(run.settings);
+        const g = resolveGeneration(defaults, options, { maxPositionEmbeddings });
+        const ort = await runGeneration(ortStepper(m, enc), g);
+        assert.deepEqual(ort.sequences[0], run.sequences, `onnxruntime ${JSON.stringify(run.settings)}`);
+        const lowbit = await model.summarize(want.input_ids, options);
+        assert.deepEqual(lowbit.ids, run.sequences.slice(1), `lowbit ${JSON.stringify(run.settings)}`);
       }
     });
   }
@@ -141,7 +150,9 @@ describe("quantized BART folders: onnxruntime vs the reference forward on the fi
             assert.ok(error <= TOLERANCE, `max |onnxruntime ${what} − reference| = ${error}`);
           }
           const c = ckpt.config;
-          const ids = await ortGreedy(m, want.input_ids, { decoderStartTokenId: c.decoder_start_token_id, eosTokenId: c.eos_token_id, maxLength: 20 });
+          // Plain argmax, no processors: the reference loop below has none.
+          const g = resolveGeneration({}, { numBeams: 1, maxLength: 20, decoderStartTokenId: c.decoder_start_token_id, eosTokenId: c.eos_token_id, forcedBosTokenId: null, forcedEosTokenId: null });
+          const ids = (await ortGenerate(m, want.input_ids, g)).sequences[0];
           assert.deepEqual(ids, referenceGreedy(ref, got.encoderStates, c.decoder_start_token_id, c.eos_token_id, 20));
         });
       }

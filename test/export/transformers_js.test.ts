@@ -19,9 +19,9 @@ import { readBartCheckpoint, readGpt2Checkpoint, type Checkpoint } from "../../s
 import { quantizeCheckpoint, type QuantizeSettings } from "../../src/export/export.js";
 import { buildFolderExport, writeFolder } from "../../src/export/hf_folder.js";
 import { tokenizerConfigJson, tokenizerJson } from "../../src/export/tokenizer_json.js";
-import { bartVocabFromGpt2, gpt2BpeFiles } from "../helpers/bart_vocab.js";
+import { bartVocabFromGpt2, gpt2BpeFiles } from "../../scripts/bart_vocab.js";
 import { FIXTURES, expected, fixtureDir, tempDir } from "../helpers/fixtures.js";
-import { hfGreedyProcessors, openOrtBart, ortGreedy as ortBartGreedy, type HfGreedySettings } from "../helpers/ort_bart.js";
+import { openOrtBart, ortGenerateHf } from "../helpers/ort_bart.js";
 import { openOrt, ortGreedy as ortGpt2Greedy } from "../helpers/ort_gpt2.js";
 
 const BART_FIXTURES = ["bart-f32", "bart-f16", "bart-bf16"] as const;
@@ -109,9 +109,8 @@ describe("transformers.js runs the BART folders", () => {
     const tokenizer = await AutoTokenizer.from_pretrained(name);
     const inputIds = tokenizer.encode(text);
     assert.deepEqual([inputIds[0], inputIds.at(-1)], [0, 2], "<s> … </s>");
-    const settings = json(join(root, name, "generation_config.json")) as HfGreedySettings;
-    const { maxLength, processors } = hfGreedyProcessors(settings);
-    const ours = await ortBartGreedy(await openOrtBart(join(root, name)), inputIds, { decoderStartTokenId: 2, eosTokenId: 2, maxLength, processors });
+    const defaults = json(join(root, name, "generation_config.json"));
+    const ours = await ortGenerateHf(await openOrtBart(join(root, name)), inputIds, defaults, { num_beams: 1 });
     assert.equal(result.summary_text, tokenizer.decode(ours, { skip_special_tokens: true }));
   });
 });
@@ -146,11 +145,11 @@ describe("transformers.js runs quantized folders as onnxruntime does", () => {
         it(`BART ${name} ${dtype} ${format}`, async () => {
           const inputIds = (json(join(bartDir(name), "expected.json")) as { input_ids: number[] }).input_ids;
           const folder = exportFolder(quantizeCheckpoint(readBartCheckpoint(bartDir(name)), s), `bart-${name}-${dtype}-${format}`, format, 8);
-          const { maxLength, processors } = hfGreedyProcessors(json(join(folder.dir, "generation_config.json")));
+          const defaults = json(join(folder.dir, "generation_config.json"));
           for (const { label, options, optimize } of SESSIONS) {
             const model = await AutoModelForSeq2SeqLM.from_pretrained(folder.name, options);
             const out = await model.generate({ input_ids: ids64(inputIds), attention_mask: ids64(inputIds.map(() => 1)), num_beams: 1 });
-            const ours = await ortBartGreedy(await openOrtBart(folder.dir, { optimize }), inputIds, { decoderStartTokenId: 2, eosTokenId: 2, maxLength, processors });
+            const ours = await ortGenerateHf(await openOrtBart(folder.dir, { optimize }), inputIds, defaults, { num_beams: 1 });
             assert.deepEqual(listOf(out as Tensor), ours, label);
           }
         });

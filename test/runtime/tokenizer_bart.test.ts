@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parseBpeFiles } from "../../src/format/bpe_files.js";
 import { BpeTokenizer, TextStreamDecoder } from "../../src/runtime/tokenizer.js";
-import { bartVocabFromGpt2, gpt2BpeFiles } from "../helpers/bart_vocab.js";
+import { bartVocabFromGpt2, gpt2BpeFiles } from "../../scripts/bart_vocab.js";
 import { FIXTURES } from "../helpers/fixtures.js";
 
 const files = bartVocabFromGpt2();
