@@ -17,7 +17,6 @@
 //
 // Letters: S encoder tokens, N decoder steps, B beams, d d_model, F FFN width, V vocab, L layers.
 
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
@@ -33,6 +32,7 @@ import type { Kernels } from "../src/runtime/kernels.js";
 import { seededRandom } from "../src/runtime/sampling.js";
 import { BART_BASE, makeRandomBart } from "../scripts/make_random_bart.js";
 import { openOrtBart, ortEncode, ortStepper, releaseOrtBart, type EncoderOutput, type OrtModule, type SessionOptions } from "./ort_bart.js";
+import { median, runChild } from "./harness.js";
 import { importOrtWeb } from "./ort_web.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -74,11 +74,6 @@ function encoderIds(n: number, seed: number): number[] {
   return [0, ...Array.from({ length: n - 2 }, () => 4 + Math.floor(random() * (50260 - 4))), 2];
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 /**
@@ -462,10 +457,6 @@ function exportFolders(models: ModelSpec[], checkpoint: string, outDir: string, 
   return out;
 }
 
-function runChild<T>(args: string[]): T {
-  const stdout = execFileSync(process.execPath, ["--import", "tsx", SELF, ...args], { encoding: "utf8", maxBuffer: 64 << 20, stdio: ["ignore", "pipe", "inherit"] });
-  return JSON.parse(stdout.trim().split("\n").pop()!) as T;
-}
 
 interface Row extends Partial<ChildResult> {
   /** This engine's encoder output against lowbit's on the same folder and input. */
@@ -577,7 +568,7 @@ async function main(): Promise<void> {
     try {
       const dump = dumpOf(spec, engine, threads);
       rmSync(dump, { force: true });
-      const r = runChild<ChildResult>(["--child", engine, "--folder", folders[spec.key].path, "--dump", dump, "--enc-level", encLevel, "--dec-level", decLevel, "--threads", threads, ...common]);
+      const r = runChild<ChildResult>(SELF, ["--child", engine, "--folder", folders[spec.key].path, "--dump", dump, "--enc-level", encLevel, "--dec-level", decLevel, "--threads", threads, ...common]);
       const encoderVsLowbit = engine === "lowbit" ? undefined : compareEncoders(dumpOf(spec, "lowbit", "1"), dump);
       rows.push({ ...r, ...base, encoder_vs_lowbit: encoderVsLowbit, wall_ms: Date.now() - t0 });
       console.error(`${spec.key} ${engine} (${encLevel}/${decLevel}, ${threads} thread): encoder ${fmt(r.encoder.median_ms, 0)} ms, ` +
@@ -591,7 +582,7 @@ async function main(): Promise<void> {
 
   for (const spec of models) {
     run(spec, "lowbit", "-", "-", "1");
-    const probe = runChild<ProbeResult[]>(["--child", "ort-web-probe", "--folder", folders[spec.key].path, ...common]);
+    const probe = runChild<ProbeResult[]>(SELF, ["--child", "ort-web-probe", "--folder", folders[spec.key].path, ...common]);
     probes[spec.key] = probe;
     const bestEnc = probe.reduce((x, y) => (y.encoder_ms < x.encoder_ms ? y : x)).level;
     const bestDec = probe.reduce((x, y) => (y.median_step_ms < x.median_step_ms ? y : x)).level;

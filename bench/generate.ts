@@ -13,7 +13,6 @@
 //
 // Letters: L layers, C n_embd, F = 4C, V vocab, NH heads, HS = C / NH.
 
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
@@ -26,6 +25,7 @@ import { loadGpt2Model } from "../src/runtime/index.js";
 import { GPT2_124M, makeRandomGpt2 } from "../scripts/make_random_gpt2.js";
 import { openOrtGpt2, ortGreedy, ortStep, type Gpt2Dims, type OrtModule } from "./ort_gpt2.js";
 import { seededRandom } from "../src/runtime/sampling.js";
+import { median, runChild } from "./harness.js";
 import { importOrtWeb } from "./ort_web.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -67,11 +67,6 @@ function promptIds(n: number, seed: number): number[] {
   return Array.from({ length: n }, () => Math.floor(random() * DIMS.vocab));
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 /** Multiply-accumulates of one decoded token in the linear layers and the head (attention excluded). */
 function macsPerToken(): { linear: number; head: number } {
@@ -269,10 +264,6 @@ function exportFiles(models: ModelSpec[], checkpoint: string, outDir: string, re
   return files;
 }
 
-function runChild<T>(args: string[]): T {
-  const stdout = execFileSync(process.execPath, ["--import", "tsx", SELF, ...args], { encoding: "utf8", maxBuffer: 64 << 20, stdio: ["ignore", "pipe", "inherit"] });
-  return JSON.parse(stdout.trim().split("\n").pop()!) as T;
-}
 
 interface Row extends Partial<ChildResult> {
   model: string;
@@ -342,7 +333,7 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     const base = { model: spec.key, label: spec.label, file_bytes: files[spec.key].bytes, engine, threads, level };
     try {
-      const r = runChild<ChildResult>(["--child", engine, "--model", files[spec.key].path, "--level", level, "--threads", threads, ...common]);
+      const r = runChild<ChildResult>(SELF, ["--child", engine, "--model", files[spec.key].path, "--level", level, "--threads", threads, ...common]);
       rows.push({ ...r, ...base, wall_ms: Date.now() - t0 });
       console.error(`${spec.key} ${engine} (${level}, ${threads} thread): decode ${fmt(r.decode.tokens_per_s)} tok/s over ${r.decode.steps} steps, ` +
         `prefill ${fmt(r.prefill.tokens_per_s)} tok/s, load ${fmt(r.load_ms, 0)} ms, peak RSS ${mib(r.peak_rss_bytes)} MiB  [${((Date.now() - t0) / 1e3).toFixed(0)} s]`);
@@ -354,7 +345,7 @@ async function main(): Promise<void> {
 
   for (const spec of models) {
     if (spec.format === "dq") run(spec, "lowbit", "-", "1");
-    const probe = runChild<ProbeResult[]>(["--child", "ort-web-probe", "--model", files[spec.key].path, ...common]);
+    const probe = runChild<ProbeResult[]>(SELF, ["--child", "ort-web-probe", "--model", files[spec.key].path, ...common]);
     probes[spec.key] = probe;
     const best = probe.reduce((a, b) => (b.median_step_ms < a.median_step_ms ? b : a));
     console.error(`${spec.key} ort-web levels: ${probe.map((p) => `${p.level} ${fmt(p.median_step_ms)} ms/step`).join(", ")} → ${best.level}`);
