@@ -10,7 +10,7 @@
 import { BART_POSITION_OFFSET, type BartConfig } from "../format/bart_config.js";
 import { DataType, makeValueInfo } from "../format/onnx_proto.js";
 import type { CheckpointTensor } from "./checkpoint.js";
-import { F32_LOWEST, GraphBuilder, Layers, WeightStore, type BuiltGraph, type GraphOptions } from "./onnx_graph.js";
+import { builtGraph, causalMask, dimOf, GraphBuilder, keyMask, Layers, WeightStore, type BuiltGraph, type GraphOptions } from "./onnx_graph.js";
 
 /** What the graphs read of a BART checkpoint (BartCheckpoint has more). */
 export interface BartGraphInput {
@@ -35,8 +35,7 @@ class BartLayers {
 
   /** (B, n, d) → (B, NH, n, HS). */
   splitHeads(t: string): string {
-    const g = this.g;
-    return g.one("Transpose", [g.one("Reshape", [t, g.i64([0, 0, this.NH, this.HS])])], { perm: [0, 2, 1, 3] });
+    return this.nn.splitHeads(t, this.NH, this.HS);
   }
 
   /**
@@ -56,10 +55,7 @@ class BartLayers {
 
   /** softmax(q·kᵀ / √HS where allowed) · v, heads merged back: (B, NH, n, HS) ×2 + (B, NH, m, HS) → (B, n, d). */
   attend(q: string, keys: string, values: string, allowed: string): string {
-    const g = this.g;
-    const scores = g.one("Div", [g.one("MatMul", [q, g.one("Transpose", [keys], { perm: [0, 1, 3, 2] })]), g.f32(Math.sqrt(this.HS))]); // (B, NH, n, m)
-    const probs = g.one("Softmax", [g.one("Where", [allowed, scores, g.f32(F32_LOWEST)])], { axis: -1 });
-    return g.one("Reshape", [g.one("Transpose", [g.one("MatMul", [probs, values])], { perm: [0, 2, 1, 3] }), g.i64([0, 0, this.c.d_model])]);
+    return this.nn.attend(q, keys, values, allowed, this.HS, this.c.d_model);
   }
 
   /** x = LN(x + sublayer), BART's post-LayerNorm residual. */
@@ -72,23 +68,6 @@ class BartLayers {
     const h = this.nn.linear(x, `${p}.fc1`);
     return this.nn.linear(this.c.activation_function === "gelu" ? this.nn.geluErf(h) : this.nn.geluTanh(h), `${p}.fc2`);
   }
-}
-
-/** A per-(batch, key) mask (B, n) of int64 ones and zeros → bool (B, 1, 1, n), broadcast over heads and queries. */
-function keyMask(g: GraphBuilder, mask: string): string {
-  return g.one("Cast", [g.one("Unsqueeze", [mask, g.i64([1, 2])])], { to: DataType.BOOL });
-}
-
-/** Scalar dimension `axis` of a value's shape. */
-function dimOf(g: GraphBuilder, value: string, axis: number): string {
-  return g.one("Gather", [g.one("Shape", [value]), g.i64([axis], [])], { axis: 0 });
-}
-
-function built(name: string, g: GraphBuilder, store: WeightStore, inputs: ReturnType<typeof makeValueInfo>[], outputs: ReturnType<typeof makeValueInfo>[]): BuiltGraph {
-  return {
-    graph: { name, node: g.nodes, initializer: g.initializers, input: inputs, output: outputs },
-    weights: store.weights, opset: store.opset, usesMicrosoftDomain: store.usesMicrosoftDomain, storedBytes: store.storedBytes,
-  };
 }
 
 // ─── encoder: input_ids, attention_mask → last_hidden_state ────────────────────────────────────────
@@ -117,7 +96,7 @@ export function buildBartEncoderGraph(ckpt: BartGraphInput, options: GraphOption
     x = m.residual(x, m.ffn(x, p), `${p}.final_layer_norm`);
   }
   g.named("last_hidden_state", "Identity", [x]);
-  return built("lowbit-bart-encoder", g, store, inputs, outputs);
+  return builtGraph("lowbit-bart-encoder", g, store, inputs, outputs);
 }
 
 // ─── merged decoder ─────────────────────────────────────────────────────────────────────────────
@@ -169,10 +148,7 @@ export function buildBartDecoderGraph(ckpt: BartGraphInput, options: GraphOption
 
   const T = dimOf(g, "input_ids", 1);
   const P = dimOf(g, "past_key_values.0.decoder.key", 2);
-  const D = g.one("Add", [P, T]);
-  const keyPos = g.one("Unsqueeze", [g.one("Range", [g.i64([0], []), D, g.i64([1], [])]), g.i64([0])]); // (1, D)
-  const queryPos = g.one("Unsqueeze", [g.one("Range", [P, D, g.i64([1], [])]), g.i64([1])]); // (T, 1)
-  const causal = g.one("LessOrEqual", [keyPos, queryPos]); // (T, D)
+  const causal = causalMask(g, P, T); // (T, D)
   const crossAllowed = keyMask(g, "encoder_attention_mask"); // (B, 1, 1, S)
 
   // ─── cross-attention K/V: projected on the first step, passed through after ───────────────────
@@ -212,11 +188,7 @@ export function buildBartDecoderGraph(ckpt: BartGraphInput, options: GraphOption
 
   // ─── head: logits = x · sharedᵀ + final_logits_bias (Gemm reads the (V, d) matrix in place) ────────
 
-  const final = nn.quantizesInput("shared.weight") ? nn.quantizeActivation(x) : x;
-  const rows = g.one("Reshape", [final, g.i64([-1, c.d_model])]); // (B·T, d)
-  const logits2d = g.one("Gemm", [rows, nn.weight("shared.weight"), nn.weight("final_logits_bias")], { transB: 1 }); // (B·T, V)
-  const logitsShape = g.one("Concat", [g.one("Slice", [g.one("Shape", [final]), g.i64([0]), g.i64([2])]), g.i64([V])], { axis: 0 });
-  g.named("logits", "Reshape", [logits2d, logitsShape]);
+  nn.logits(x, "shared.weight", "final_logits_bias", c.d_model, V);
 
-  return built("lowbit-bart-decoder", g, store, inputs, outputs);
+  return builtGraph("lowbit-bart-decoder", g, store, inputs, outputs);
 }

@@ -21,7 +21,7 @@ import { parseBpeFiles, tokenizerFitsModel, type BpeFiles } from "../format/bpe_
 import { checkGenerationTokens, parseGenerationConfig, type GenerationDefaults } from "../format/generation_config.js";
 import { expectedShapes, isEmbeddingWeight, parseHfGpt2Config, quantizedWeightAxes, type Gpt2Config } from "../format/gpt2_config.js";
 import { parseQuantizationConfig, type QuantizationConfig } from "../format/quantization.js";
-import { scaleIndex, type QuantizedMatrix } from "../format/quantizer.js";
+import { scaleIndex, scaleShapeOf, type QuantizedMatrix } from "../format/quantizer.js";
 import { QUANT_FORMATS, type WeightBits } from "../format/quant_formats.js";
 import { numel, parseShardIndex, toFloat32, toInt8, type StoredTensor } from "../format/safetensors.js";
 import { parseJson } from "../format/schema.js";
@@ -127,9 +127,9 @@ function bartLayout(c: BartConfig): FamilyLayout {
   };
 }
 
-/** Whether a weight is stored (out, in) in a checkpoint of this config (BART's nn.Linear weights). */
-export function isTransposedOnDisk(c: Gpt2Config | BartConfig, name: string): boolean {
-  return c.model_type === "bart" && bartQuantizedWeightAxes(c).get(name) === 0;
+/** Which weights a checkpoint of this config stores (out, in) on disk (BART's nn.Linear weights); the table is built once. */
+export function transposedOnDisk(c: Gpt2Config | BartConfig): (name: string) => boolean {
+  return c.model_type === "bart" ? bartLayout(c).transposed : () => false;
 }
 
 // ─── directories and JSON files ─────────────────────────────────────────────────────────────────
@@ -149,15 +149,17 @@ export function checkDirectory(dir: string): void {
   if (!isDir) throw new LowbitError("not a directory", { file: dir, expected, found: "a file" });
 }
 
-/** A JSON file that must hold an object, parsed but not yet validated. */
-function readJsonObject(path: string, what: string): Record<string, unknown> {
-  let text: string;
+function readText(path: string, what: string): string {
   try {
-    text = readFileSync(path, "utf8");
+    return readFileSync(path, "utf8");
   } catch (err) {
     throw new LowbitError(`cannot read ${what}`, { file: path, found: (err as NodeJS.ErrnoException).code ?? String(err) });
   }
-  const raw = parseJson(text, path, what);
+}
+
+/** A JSON file that must hold an object, parsed but not yet validated. */
+function readJsonObject(path: string, what: string): Record<string, unknown> {
+  const raw = parseJson(readText(path, what), path, what);
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new LowbitError(`${what} is not a JSON object`, { file: path, expected: "{...}", found: Array.isArray(raw) ? "an array" : String(raw) });
   }
@@ -351,7 +353,7 @@ function readQuantTensor(
   checkShape(codesEntry.tensor, transposed ? onDisk(shape) : shape, codesEntry.file, transposed);
   const bits = (embedding ? q.embedding_bits : q.weight_bits) as WeightBits;
   const G = q.group_size;
-  const scaleShape = q.granularity === "module" ? [] : inputAxis === 0 ? [Math.ceil(shape[0] / G), shape[1]] : [shape[0], Math.ceil(shape[1] / G)];
+  const scaleShape = scaleShapeOf(shape, inputAxis, G); // G is 0 exactly for "module" (parseQuantizationConfig)
   // A per-module scale may be stored as shape [] or [1].
   const scaleTensor = scaleEntry.tensor;
   if (!(q.granularity === "module" && scaleTensor.shape.length <= 1 && numel(scaleTensor.shape) === 1)) {
@@ -422,13 +424,7 @@ export function weightFiles(dir: string): { files: string[]; index?: { path: str
     throw new LowbitError("both model.safetensors and a shard index: which holds the weights?", { file: dir, expected: "one of them", found: "both", hint: "remove the stale one" });
   }
   if (existsSync(indexPath)) {
-    let text: string;
-    try {
-      text = readFileSync(indexPath, "utf8");
-    } catch (err) {
-      throw new LowbitError("cannot read the shard index", { file: indexPath, found: (err as NodeJS.ErrnoException).code ?? String(err) });
-    }
-    const map = parseShardIndex(parseJson(text, indexPath, "shard index"), indexPath);
+    const map = parseShardIndex(parseJson(readText(indexPath, "the shard index"), indexPath, "shard index"), indexPath);
     const files = [...new Set(map.values())].sort().map((f) => join(dir, f));
     for (const f of files) {
       if (!safetensorsExists(f)) throw new LowbitError("shard index names a missing shard", { file: indexPath, expected: `${f} (whole or as .part-00, …)`, found: "nothing" });

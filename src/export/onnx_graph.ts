@@ -7,11 +7,13 @@
 // Dimension letters: K input features, N output features of a linear layer (weights are (K, N)).
 
 import { QUANT_FORMATS, packCodes } from "../format/quant_formats.js";
-import { bytesOf, DataType, makeAttribute, makeTensor, onnx, type AttrValue, type GraphProto, type NodeProto, type TensorProto } from "../format/onnx_proto.js";
+import { bytesOf, DataType, makeAttribute, makeTensor, onnx, type AttrValue, type GraphProto, type makeValueInfo, type NodeProto, type TensorProto } from "../format/onnx_proto.js";
 import type { WeightEntry } from "../format/lowbit_onnx.js";
 import type { WeightFormat } from "../format/quantization.js";
 import { ACTIVATION_ABSMAX_FLOOR, scaleIndex } from "../format/quantizer.js";
 import type { CheckpointTensor, QuantTensor } from "./checkpoint.js";
+
+type ValueInfo = ReturnType<typeof makeValueInfo>;
 
 export interface GraphOptions {
   format: WeightFormat;
@@ -273,12 +275,67 @@ export class Layers {
     return g.one("Mul", [g.one("Mul", [x, g.f32(0.5)]), g.one("Add", [g.one("Tanh", [inner]), g.f32(1)])]);
   }
 
+  /** (B, n, NH·HS) → (B, NH, n, HS). */
+  splitHeads(t: string, NH: number, HS: number): string {
+    const g = this.g;
+    return g.one("Transpose", [g.one("Reshape", [t, g.i64([0, 0, NH, HS])])], { perm: [0, 2, 1, 3] });
+  }
+
+  /** softmax(q·kᵀ / √HS where allowed) · v, heads merged back: (B, NH, n, HS) ×2 + (B, NH, m, HS) → (B, n, width). */
+  attend(q: string, keys: string, values: string, allowed: string, HS: number, width: number): string {
+    const g = this.g;
+    const scores = g.one("Div", [g.one("MatMul", [q, g.one("Transpose", [keys], { perm: [0, 1, 3, 2] })]), g.f32(Math.sqrt(HS))]); // (B, NH, n, m)
+    const probs = g.one("Softmax", [g.one("Where", [allowed, scores, g.f32(F32_LOWEST)])], { axis: -1 });
+    return g.one("Reshape", [g.one("Transpose", [g.one("MatMul", [probs, values])], { perm: [0, 2, 1, 3] }), g.i64([0, 0, width])]);
+  }
+
+  /**
+   * The graph output `logits` (B, T, V) = x · Wᵀ (+ bias), W = `head` (V, width), x int8-quantized first where
+   * the head's input is. Gemm with transB reads W in place; MatMul would need a Transpose of it every run.
+   */
+  logits(x: string, head: string, bias: string | undefined, width: number, V: number): void {
+    const g = this.g;
+    const final = this.quantizesInput(head) ? this.quantizeActivation(x) : x;
+    const rows = g.one("Reshape", [final, g.i64([-1, width])]); // (B·T, width)
+    const logits2d = g.one("Gemm", bias === undefined ? [rows, this.weight(head)] : [rows, this.weight(head), this.weight(bias)], { transB: 1 }); // (B·T, V)
+    const logitsShape = g.one("Concat", [g.one("Slice", [g.one("Shape", [final]), g.i64([0]), g.i64([2])]), g.i64([V])], { axis: 0 });
+    g.named("logits", "Reshape", [logits2d, logitsShape]);
+  }
+
   /** The exact GELU (HF "gelu", torch's default): 0.5 x (1 + erf(x / √2)), as x · 0.5 · (1 + erf(x · (1/√2))). */
   geluErf(x: string): string {
     const g = this.g;
     const erf = g.one("Erf", [g.one("Mul", [x, g.f32(Math.SQRT1_2)])]);
     return g.one("Mul", [g.one("Mul", [x, g.f32(0.5)]), g.one("Add", [erf, g.f32(1)])]);
   }
+}
+
+// ─── masks and shapes ───────────────────────────────────────────────────────────────────────────
+
+/** Scalar dimension `axis` of a value's shape. */
+export function dimOf(g: GraphBuilder, value: string, axis: number): string {
+  return g.one("Gather", [g.one("Shape", [value]), g.i64([axis], [])], { axis: 0 });
+}
+
+/** Query t (position P + t) sees key s iff s <= P + t: bool (T, P + T), from the scalars P and T. */
+export function causalMask(g: GraphBuilder, P: string, T: string): string {
+  const total = g.one("Add", [P, T]);
+  const keyPos = g.one("Unsqueeze", [g.one("Range", [g.i64([0], []), total, g.i64([1], [])]), g.i64([0])]); // (1, P + T)
+  const queryPos = g.one("Unsqueeze", [g.one("Range", [P, total, g.i64([1], [])]), g.i64([1])]); // (T, 1)
+  return g.one("LessOrEqual", [keyPos, queryPos]);
+}
+
+/** A per-(batch, key) mask (B, n) of int64 ones and zeros → bool (B, 1, 1, n), broadcast over heads and queries. */
+export function keyMask(g: GraphBuilder, mask: string): string {
+  return g.one("Cast", [g.one("Unsqueeze", [mask, g.i64([1, 2])])], { to: DataType.BOOL });
+}
+
+/** The graph, its weights' manifest and what the file needs, once every node is in. */
+export function builtGraph(name: string, g: GraphBuilder, store: WeightStore, input: ValueInfo[], output: ValueInfo[]): BuiltGraph {
+  return {
+    graph: { name, node: g.nodes, initializer: g.initializers, input, output },
+    weights: store.weights, opset: store.opset, usesMicrosoftDomain: store.usesMicrosoftDomain, storedBytes: store.storedBytes,
+  };
 }
 
 // ─── MatMulNBits layout ─────────────────────────────────────────────────────────────────────────

@@ -12,7 +12,7 @@
 
 import { QUANT_FORMATS, type WeightBits } from "../format/quant_formats.js";
 import type { Granularity } from "../format/quantization.js";
-import { quantizeValue, type QuantizedMatrix } from "../format/quantizer.js";
+import { quantizeValue, scaleShapeOf, type QuantizedMatrix } from "../format/quantizer.js";
 
 export type ClipMethod = "maxabs" | "mse";
 
@@ -47,7 +47,7 @@ export function quantizeMatrix(
 ): QuantizedMatrix {
   const k = QUANT_FORMATS[spec.bits].maxCode;
   const grouped = spec.granularity === "group";
-  const scaleShape = scaleShapeOf(shape, inputAxis, grouped, spec.groupSize);
+  const scaleShape = scaleShapeOf(shape, inputAxis, grouped ? spec.groupSize : 0);
   const codes = new Int8Array(w.length);
   const scale = new Float32Array(scaleShape.reduce((a, b) => a * b, 1));
   const mse = spec.clip === "mse";
@@ -75,12 +75,7 @@ export function quantizeMatrixReference(w: Float32Array, shape: [number, number]
     const alpha = spec.clip === "mse" ? mseClipReference(w, block, k) : maxAbs(w, block.start, block.stride, block.count);
     scale[b] = quantizeBlockReference(w, block, alpha, k, codes);
   }
-  return { bits: spec.bits, shape, inputAxis, groupSize: grouped ? spec.groupSize : 0, codes, scaleShape: scaleShapeOf(shape, inputAxis, grouped, spec.groupSize), scale };
-}
-
-function scaleShapeOf([rows, cols]: [number, number], inputAxis: 0 | 1, grouped: boolean, G: number): number[] {
-  if (!grouped) return [];
-  return inputAxis === 0 ? [Math.ceil(rows / G), cols] : [rows, Math.ceil(cols / G)];
+  return { bits: spec.bits, shape, inputAxis, groupSize: grouped ? spec.groupSize : 0, codes, scaleShape: scaleShapeOf(shape, inputAxis, grouped ? spec.groupSize : 0), scale };
 }
 
 /** Calls fn(b, start, stride, count) for every block, b being the block's index in the flat scale array. */

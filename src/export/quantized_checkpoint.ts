@@ -10,7 +10,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { LowbitError } from "../errors.js";
 import { writeFileAtomic } from "./atomic_write.js";
-import { isTransposedOnDisk, transpose, type Checkpoint } from "./checkpoint.js";
+import { transpose, transposedOnDisk, type Checkpoint } from "./checkpoint.js";
 import { writeSafetensors, type TensorToWrite } from "./safetensors.js";
 
 const ARCHITECTURES = { gpt2: "GPT2LMHeadModel", bart: "BartForConditionalGeneration" } as const;
@@ -28,10 +28,11 @@ export function writeQuantizedCheckpoint(dir: string, ckpt: Checkpoint): void {
     throw new LowbitError("cannot create output directory", { file: dir, found: (err as NodeJS.ErrnoException).code });
   }
   const tensors: TensorToWrite[] = [];
+  const isTransposed = transposedOnDisk(ckpt.config);
   for (const [name, t] of ckpt.tensors) {
     const file = fileName(ckpt, name);
     // (K, N) in memory → (N, K) on disk; a group scale (⌈K / G⌉, N) → (N, ⌈K / G⌉); a module scale stays [].
-    const flip = isTransposedOnDisk(ckpt.config, name);
+    const flip = isTransposed(name);
     const [K, N] = t.shape;
     if (t.kind === "float") {
       tensors.push(flip ? { name: file, dtype: "F32", shape: [N, K], data: transpose(t.data, K, N) } : { name: file, dtype: "F32", shape: t.shape, data: t.data });

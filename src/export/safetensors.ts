@@ -28,7 +28,7 @@ export function readSafetensors(path: string): SafetensorsFile {
       file: path, expected: `${expected} bytes`, found: `${file.byteLength} bytes`, hint: "a part missing or cut short?",
     });
   }
-  return parseSafetensors(path, file);
+  return parseSafetensors(path, file, header);
 }
 
 // ─── split files ────────────────────────────────────────────────────────────────────────────────

@@ -12,13 +12,13 @@
 import { LowbitError } from "../errors.js";
 import { parseBpeFiles, tokenizerFitsModel, type BpeFiles } from "./bpe_files.js";
 import {
-  checkBartTokenizer, isModelEmbeddingWeight, modelExpectedShapes, modelQuantizedWeightAxes, parseStoredBartConfig, type BartConfig, type BartPart, type ModelConfig,
+  checkBartTokenizer, isModelEmbeddingWeight, modelExpectedShapes, modelQuantizedWeightAxes, parseStoredBartConfig, type BartPart, type ModelConfig,
 } from "./bart_config.js";
 import { checkGenerationTokens, parseGenerationConfig, type GenerationDefaults } from "./generation_config.js";
 import { parseStoredGpt2Config, type Gpt2Config } from "./gpt2_config.js";
 import { decodeModel, DataType, toNumber, type ModelProto } from "./onnx_proto.js";
 import { parseFileQuantization, type FileQuantization } from "./quantization.js";
-import { dequantizeMatrix } from "./quantizer.js";
+import { dequantizeMatrix, scaleShapeOf } from "./quantizer.js";
 import { packedBytes, QUANT_FORMATS, unpackCodes, type WeightBits } from "./quant_formats.js";
 import { checkFinite } from "./safetensors.js";
 import { intIn, oneOf, parseJson, parseOrThrow, str, v } from "./schema.js";
@@ -103,7 +103,7 @@ export interface StoredInitializer {
   raw: Uint8Array;
 }
 
-/** A parsed file; `C` narrows the config where a caller has checked the family (isGpt2File, isBartFile). */
+/** A parsed file; `C` narrows the config where a caller has checked the family (isGpt2File). */
 export interface LowbitModelFile<C extends ModelConfig = ModelConfig> {
   file: string;
   /** The file's bytes, as read (initializer data are views into them). */
@@ -127,10 +127,6 @@ export interface LowbitModelFile<C extends ModelConfig = ModelConfig> {
 
 export function isGpt2File(f: LowbitModelFile): f is LowbitModelFile<Gpt2Config> {
   return f.config.model_type === "gpt2";
-}
-
-export function isBartFile(f: LowbitModelFile): f is LowbitModelFile<BartConfig> {
-  return f.config.model_type === "bart";
 }
 
 export function parseModelFile(bytes: Uint8Array, file: string): LowbitModelFile {
@@ -257,7 +253,7 @@ export function checkManifest(
     const [rows, cols] = shape;
     const G = q.group_size;
     if (w.layout === "dq") {
-      const scaleShape = G === 0 ? [] : axis === 0 ? [Math.ceil(rows / G), cols] : [rows, Math.ceil(cols / G)];
+      const scaleShape = scaleShapeOf(shape, axis!, G);
       if (w.scale_shape === undefined || !sameDims(w.scale_shape, scaleShape)) throw fail("weight's scale shape is wrong", `[${scaleShape.join(", ")}]`, `[${(w.scale_shape ?? []).join(", ")}]`);
       if (w.block_size !== undefined) throw fail("dq weight entry carries a block_size", "none", String(w.block_size));
       const codes = stored(w.initializer, "codes");

@@ -67,7 +67,3 @@ export function toNumber(v: number | { toNumber(): number } | null | undefined):
   if (v === null || v === undefined) return 0;
   return typeof v === "number" ? v : v.toNumber();
 }
-
-export function metadataMap(model: ModelProto): Map<string, string> {
-  return new Map((model.metadataProps ?? []).map((p) => [p.key ?? "", p.value ?? ""]));
-}

@@ -56,6 +56,12 @@ export function dequantizeMatrix(q: QuantizedMatrix): Float32Array {
   return out;
 }
 
+/** The scale tensor's shape: [] per module (groupSize 0), else the weight's with the input axis divided by G, rounded up. */
+export function scaleShapeOf([rows, cols]: readonly number[], inputAxis: 0 | 1, groupSize: number): number[] {
+  if (groupSize === 0) return [];
+  return inputAxis === 0 ? [Math.ceil(rows / groupSize), cols] : [rows, Math.ceil(cols / groupSize)];
+}
+
 /** Index into q.scale of the block holding element (r, c). */
 export function scaleIndex(q: Pick<QuantizedMatrix, "groupSize" | "inputAxis" | "scaleShape">, r: number, c: number): number {
   if (q.groupSize === 0) return 0;

@@ -149,9 +149,8 @@ function topLevelKeyCount(text: string): number {
   return count;
 }
 
-/** Parses a whole safetensors file held in memory; tensors are views into `file`. */
-export function parseSafetensors(path: string, file: Uint8Array): SafetensorsFile {
-  const header = parseSafetensorsHeader(path, file);
+/** Parses a whole safetensors file held in memory (its header, if the caller has already parsed it); tensors are views into `file`. */
+export function parseSafetensors(path: string, file: Uint8Array, header = parseSafetensorsHeader(path, file)): SafetensorsFile {
   const data = file.subarray(8 + header.headerLength);
   if (data.byteLength !== header.dataBytes) {
     const last = header.entries.find((e) => e.end === header.dataBytes);
