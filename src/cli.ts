@@ -350,7 +350,7 @@ async function summarizeCommand(o: SummarizeCliOptions): Promise<void> {
   for (const k of Object.keys(options) as (keyof Seq2SeqOptions)[]) if (options[k] === undefined) delete options[k];
   if (model.config.untrained && !o.json) process.stderr.write(`note: ${o.model} is untrained (random weights): its text is noise, not language\n`);
   for (const doc of documents) {
-    const summary = await model.summarize(doc, options).catch((err: unknown) => { throw withSummarizeFlags(err); });
+    const summary = await model.summarize(doc, options).catch((err: unknown) => { throw withFlagNames(err); });
     const s = summary.stats;
     if (o.json) {
       if (!out(`${JSON.stringify({ ids: summary.ids, text: summary.text, encoder_ms: s.encoderMs, decode_tokens_per_s: s.decodeTokensPerS, decode_steps_per_s: s.decodeStepsPerS, input_tokens: s.inputTokens, num_beams: s.numBeams, stop_reason: s.stopReason })}\n`)) return;
@@ -359,13 +359,6 @@ async function summarizeCommand(o: SummarizeCliOptions): Promise<void> {
       process.stderr.write(`input ${s.inputTokens} tokens, encoder ${s.encoderMs.toFixed(1)} ms; ${s.generatedTokens} tokens, ${s.numBeams} beam(s), ${s.decodeStepsPerS.toFixed(1)} steps/s; stop: ${s.stopReason}\n`);
     }
   }
-}
-
-/** The runtime's errors name its options as the API spells them; on the command line they are flags. */
-function withSummarizeFlags(err: unknown): unknown {
-  if (!(err instanceof LowbitError)) return err;
-  const message = err.message.replace(/pass truncate: "right"/, "pass --truncate");
-  return message === err.message ? err : new LowbitError(message);
 }
 
 interface GenerateCliOptions {
@@ -397,7 +390,7 @@ function numberFlag(value: string | undefined, flag: string): number | undefined
 
 /** The runtime's errors name its options as the API spells them; on the command line they are flags. */
 const API_TO_FLAGS: [RegExp, string][] = [
-  [/\bpass truncate: "left"/, "pass --truncate"],
+  [/\bpass truncate: "(left|right)"/, "pass --truncate"],
   [/\bmaxNewTokens\b/g, "--max-new-tokens"],
   [/\bprompt \[(\d+)\]/, "--prompt-ids $1"],
 ];

@@ -32,8 +32,6 @@ import {
 } from "./common.js";
 import { geluErf } from "./erf.js";
 
-/** The config the forward reads: BartConfig (this name is what the first version exported; callers use it). */
-export type BartReferenceConfig = BartConfig;
 
 /** The two files of a BART export, parsed (src/format/lowbit_onnx.ts). */
 export interface BartFiles {

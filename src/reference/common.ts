@@ -141,7 +141,7 @@ function cached(src: WeightSource): WeightSource {
 }
 
 /** Codes and steps of a "dq" weight, as docs/FORMAT.md lays them out (LSB-first packing, fp32 steps). */
-export function storedCodes(f: LowbitModelFile, w: WeightEntry): Codes {
+function storedCodes(f: LowbitModelFile, w: WeightEntry): Codes {
   const [rows, cols] = w.shape;
   const codes = unpackCodes(f.initializers.get(w.initializer)!.raw, w.bits!, rows * cols);
   const step = new Float32Array(Uint8Array.prototype.slice.call(f.initializers.get(w.scale!)!.raw).buffer); // an aligned copy (on a Node Buffer, .slice() is a view)
@@ -204,7 +204,7 @@ export function layerNorm(x: Float32Array, [gain, bias]: Norm, eps: number): Flo
 }
 
 /** Per-token int8 codes of a row and their scale s, by the shared quantizer. */
-export function activationCodes(x: Float32Array): { xq: Int8Array; sx: number } {
+function activationCodes(x: Float32Array): { xq: Int8Array; sx: number } {
   const xhat = Float32Array.from(x);
   const sx = fakeQuantizeActivationRow(xhat); // xhat = f32(code · s)
   // |xhat / s − code| ≤ 127 · 2⁻²⁴, so rounding gives the code back exactly.
@@ -283,7 +283,7 @@ export function add(a: Float32Array, b: Float32Array): Float32Array {
 // ─── attention ──────────────────────────────────────────────────────────────────────────────────
 
 /** q · k of one head in f32: four interleaved partial sums (d mod 4), as the kernels' SIMD lanes take them. */
-export function dotQK(q: Float32Array, k: Float32Array): number {
+function dotQK(q: Float32Array, k: Float32Array): number {
   const HS = q.length;
   const HS4 = HS - (HS % 4);
   const p = [0, 0, 0, 0];
@@ -298,7 +298,7 @@ export function dotQK(q: Float32Array, k: Float32Array): number {
  * the cache up to its own position (causal), the whole sequence (BART's encoder) or the encoder's states
  * (cross-attention).
  */
-export function attendHead(q: Float32Array, keys: Float32Array[], values: Float32Array[]): Float32Array {
+function attendHead(q: Float32Array, keys: Float32Array[], values: Float32Array[]): Float32Array {
   const S = keys.length;
   const HS = q.length;
   const scale = f32(Math.sqrt(HS));

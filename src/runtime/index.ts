@@ -12,7 +12,7 @@ import { instantiateKernels, kernelFileName, preferredVariant, type KernelVarian
 import { applyRepetitionPenalty, sampleFrom } from "./logits_processors.js";
 import { argmax, isSampling, Prng, validateSampling, warpersOf, type SamplingOptions } from "./sampling.js";
 import { Gpt2Tokenizer, TextStreamDecoder } from "./tokenizer.js";
-import { readModelFiles, readSource, type ModelSource } from "./sources.js";
+import { readModelFiles, readSource, sourceName, type ModelFiles, type ModelSource } from "./sources.js";
 import { bartModel, type BartModel } from "./seq2seq.js";
 
 export { BpeTokenizer, Gpt2Tokenizer, TextStreamDecoder, type DecodeOptions, type EncodeOptions } from "./tokenizer.js";
@@ -103,7 +103,31 @@ export async function loadKernels(options: LoadOptions = {}): Promise<Kernels> {
 /** Loads a model of either family: a GPT-2 .onnx file, or a folder (path, URL ending in "/", or its files). */
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<LowbitModel> {
   const t0 = now();
+  return buildModel(await readModelFiles(source, options), options, t0);
+}
+
+/** Loads a GPT-2 model; a BART model is refused, before its weights are mapped, naming what to use instead. */
+export async function loadGpt2Model(source: ModelSource, options: LoadOptions = {}): Promise<Gpt2Model> {
+  const t0 = now();
   const files = await readModelFiles(source, options);
+  if (files.modelType !== "gpt2") {
+    throw new LowbitError("this is a BART (sequence-to-sequence) model, not a GPT-2 one", { file: sourceName(source), hint: "use `lowbit summarize`, or model.generate() on the model loadModel() returns" });
+  }
+  return (await buildModel(files, options, t0)) as Gpt2Model;
+}
+
+/** Loads a BART model; a GPT-2 model is refused, before its weights are mapped, naming what to use instead. */
+export async function loadBartModel(source: ModelSource, options: LoadOptions = {}): Promise<BartModel> {
+  const t0 = now();
+  const files = await readModelFiles(source, options);
+  if (files.modelType !== "bart") {
+    throw new LowbitError("this is a GPT-2 (decoder-only) model, not a BART one", { file: sourceName(source), hint: "use `lowbit generate` for GPT-2 models" });
+  }
+  return (await buildModel(files, options, t0)) as BartModel;
+}
+
+/** Kernels, executor and tokenizer over files already read and checked; `t0` is when loading began. */
+async function buildModel(files: ModelFiles, options: LoadOptions, t0: number): Promise<LowbitModel> {
   const kernels = await loadKernels(options);
   if (files.modelType === "bart") return bartModel(kernels, files, options, t0);
   const file = files.model;
@@ -121,28 +145,6 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
     generate: (prompt, opts = {}) => generate(model, prompt, opts),
   };
   return model;
-}
-
-/** Loads a GPT-2 model; a BART model is refused with a message that names what to use instead. */
-export async function loadGpt2Model(source: ModelSource, options: LoadOptions = {}): Promise<Gpt2Model> {
-  const model = await loadModel(source, options);
-  if (model.modelType !== "gpt2") {
-    throw new LowbitError("this is a BART (sequence-to-sequence) model, not a GPT-2 one", { file: String(sourceName(source)), hint: "use `lowbit summarize`, or model.generate() on the model loadModel() returns" });
-  }
-  return model;
-}
-
-/** Loads a BART model; a GPT-2 model is refused with a message that names what to use instead. */
-export async function loadBartModel(source: ModelSource, options: LoadOptions = {}): Promise<BartModel> {
-  const model = await loadModel(source, options);
-  if (model.modelType !== "bart") {
-    throw new LowbitError("this is a GPT-2 (decoder-only) model, not a BART one", { file: String(sourceName(source)), hint: "use `lowbit generate` for GPT-2 models" });
-  }
-  return model;
-}
-
-function sourceName(source: ModelSource): string {
-  return typeof source === "string" || source instanceof URL ? String(source) : "model bytes";
 }
 
 /** Macrotask yield, so an AbortSignal fired by a timer or an event is seen between tokens. */

@@ -93,6 +93,11 @@ async function folderReader(source: ModelSource): Promise<{ reader: Reader; name
 
 const utf8 = new TextDecoder();
 
+/** How errors name a source: its path or URL, or "model bytes". */
+export function sourceName(source: ModelSource): string {
+  return typeof source === "string" || source instanceof URL ? String(source) : "model bytes";
+}
+
 /**
  * A folder's config.json describes the files beside it, as transformers.js reads it to build the model:
  * its hyperparameters and token ids (Hugging Face's defaults where it leaves one out) are the model file's
@@ -125,7 +130,7 @@ export async function readModelFiles(source: ModelSource, options: SourceOptions
   };
   const folder = await folderReader(source);
   if (folder === undefined) {
-    const name = typeof source === "string" || source instanceof URL ? String(source) : "model bytes";
+    const name = sourceName(source);
     const bytes = typeof source === "string" || source instanceof URL ? await readSource(source, "model file") : source instanceof Uint8Array ? source : new Uint8Array(source as ArrayBuffer);
     const file = parseModelFile(bytes, name);
     if (file.config.model_type !== "gpt2") {
