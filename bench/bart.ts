@@ -18,7 +18,7 @@
 // Letters: S encoder tokens, N decoder steps, B beams, d d_model, F FFN width, V vocab, L layers.
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
@@ -31,9 +31,9 @@ import { loadBartModel } from "../src/runtime/index.js";
 import type { Kernels } from "../src/runtime/kernels.js";
 import { seededRandom } from "../src/runtime/sampling.js";
 import { BART_BASE, makeRandomBart } from "../scripts/make_random_bart.js";
-import { openOrtBart, ortEncode, ortStepper, releaseOrtBart, type EncoderOutput, type OrtModule, type SessionOptions } from "./ort_bart.js";
-import { median, runChild } from "./harness.js";
-import { importOrtWeb } from "./ort_web.js";
+import { openOrtBart, ortEncode, ortStepper, releaseOrtBart, type EncoderOutput } from "./ort_bart.js";
+import { childMain, engineName, fmt, machineInfo, median, peakRssBytes, runChild, selectModels } from "./harness.js";
+import { importOrtWeb, ortRuntime } from "./ort_web.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -76,20 +76,6 @@ function encoderIds(n: number, seed: number): number[] {
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-/**
- * This process's peak resident memory. Linux: VmHWM, the high-water mark of this executable's own memory.
- * Not getrusage's maxRSS, which a child started by fork + exec inherits from its parent (the parent holds the
- * whole checkpoint while it exports, so every child would report at least that).
- */
-function peakRssBytes(): number {
-  try {
-    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync("/proc/self/status", "utf8"));
-    if (m !== null) return Number(m[1]) * 1024;
-  } catch {
-    // not Linux
-  }
-  return process.resourceUsage().maxRSS * 1024;
-}
 const now = () => performance.now();
 
 /** Multiply-accumulates: one encoder pass over S tokens (cross-attention K/V apart) and one decoder token. */
@@ -339,23 +325,7 @@ function ortEngine(m: Awaited<ReturnType<typeof openOrtBart>>): Engine {
 }
 
 async function childOrt(kind: "ort-web" | "ort-node", a: ChildArgs): Promise<ChildResult> {
-  let ort: OrtModule;
-  let versions: Record<string, string>;
-  let wasmFile: (() => string) | undefined;
-  let base: SessionOptions;
-  if (kind === "ort-web") {
-    const web = await importOrtWeb();
-    ort = web.ort;
-    wasmFile = web.wasmFile;
-    versions = { ...web.ort.env.versions, nodejs: process.version };
-    base = { executionProviders: ["wasm"], logSeverityLevel: 3 };
-  } else {
-    const native = await import("onnxruntime-node");
-    ort = native;
-    versions = { ...native.env.versions, nodejs: process.version };
-    base = { executionProviders: ["cpu"], logSeverityLevel: 3 };
-    if (a.threads !== "default") base.intraOpNumThreads = Number(a.threads);
-  }
+  const { ort, versions, wasmFile, options: base } = await ortRuntime(kind, a.threads);
   const level = (l: string) => ({ ...base, graphOptimizationLevel: l as "disabled" | "basic" | "all" });
   const t0 = now();
   const m = await openOrtBart(ort, a.folder, { encoderOptions: level(a.encLevel), decoderOptions: level(a.decLevel) });
@@ -487,7 +457,6 @@ function compareEncoders(a: string, b: string): { max_abs_diff: number; share_ov
   return { max_abs_diff: worst, share_over_1e3: over / x.length };
 }
 
-const fmt = (x: number | undefined, digits = 1): string => (x === undefined || !Number.isFinite(x) ? "—" : x.toFixed(digits));
 const mib = (bytes: number | undefined): string => (bytes === undefined ? "—" : (bytes / 2 ** 20).toFixed(1));
 
 /**
@@ -536,17 +505,15 @@ async function main(): Promise<void> {
     .opts();
   const childArgs: ChildArgs = { folder: o.folder, dump: o.dump, runs: o.runs, decodeBudgetS: o.decodeBudgetS, encLevel: o.encLevel, decLevel: o.decLevel, threads: o.threads };
   if (o.child !== undefined) {
-    const result = o.child === "lowbit" ? await childLowbit(childArgs)
-      : o.child === "ort-web-probe" ? await childWebProbe(childArgs)
-      : o.child === "ort-web" || o.child === "ort-node" ? await childOrt(o.child, childArgs)
-      : undefined;
-    if (result === undefined) throw new Error(`--child: expected lowbit | ort-web | ort-node | ort-web-probe, found ${o.child}`);
-    console.log(JSON.stringify(result));
-    return;
+    return childMain(o.child, {
+      lowbit: () => childLowbit(childArgs),
+      "ort-web": () => childOrt("ort-web", childArgs),
+      "ort-node": () => childOrt("ort-node", childArgs),
+      "ort-web-probe": () => childWebProbe(childArgs),
+    });
   }
 
-  const models = o.models === undefined ? MODELS : MODELS.filter((m) => (o.models as string).split(",").includes(m.key));
-  if (models.length === 0) throw new Error(`--models: expected some of ${MODELS.map((m) => m.key).join(",")}, found ${o.models}`);
+  const models = selectModels(MODELS, o.models);
   const started = Date.now();
   const loadStart = loadavg();
   if (!existsSync(join(o.checkpoint, "model.safetensors"))) {
@@ -619,7 +586,7 @@ async function main(): Promise<void> {
     }),
     weights_ratio: present.map((bits) => ({ bits, weights_ratio: folders[keyOf(bits)].report?.weights_ratio, goal: bits === 2 ? 13.4 : undefined })),
   };
-  const machine = { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, memory_bytes: totalmem(), node: process.version, loadavg_start: loadStart, loadavg_end: loadavg() };
+  const machine = machineInfo(loadStart);
   const command = `npx tsx bench/bart.ts --runs ${o.runs} --decode-budget-s ${o.decodeBudgetS}${o.models === undefined ? "" : ` --models ${o.models}`}${o.ortNodeDefault ? "" : " --no-ort-node-default"}`;
   const webWasm = rows.find((r) => r.ort_web_wasm !== undefined)?.ort_web_wasm;
   const versions = {
@@ -644,13 +611,12 @@ async function main(): Promise<void> {
   writeFileSync(join(HERE, "results", "bart.json"), `${JSON.stringify(results, null, 2)}\n`);
 
   // ── markdown ───────────────────────────────────────────────────────────────────────────────────────────
-  const engineName = (r: Row) => r.engine === "lowbit" ? "lowbit (WASM SIMD)" : r.engine === "ort-web" ? "onnxruntime-web (WASM)" : "onnxruntime-node (CPU)";
   const stepsNote = (d: DecodeTimings | undefined) => (d === undefined ? "—" : `${d.steps}${d.capped ? "*" : ""}`);
   const tableRows = rows.map((r) => {
     const l = r.lowbit;
     const reference = ours(MODELS.find((s) => s.key === r.model)!.bits);
     const level = r.enc_level === r.dec_level ? r.enc_level : `${r.enc_level} / ${r.dec_level}`;
-    return `| ${r.label} | ${engineName(r)} | ${r.threads} | ${level} | ${fmt(r.load_ms, 0)} | ${fmt(r.encoder?.median_ms, 0)} | ${fmt(r.encoder?.cold_ms, 0)} | ` +
+    return `| ${r.label} | ${engineName(r.engine)} | ${r.threads} | ${level} | ${fmt(r.load_ms, 0)} | ${fmt(r.encoder?.median_ms, 0)} | ${fmt(r.encoder?.cold_ms, 0)} | ` +
       `${fmt(r.greedy === undefined ? undefined : median(r.greedy.first_step_ms), 0)} | ${fmt(r.greedy?.per_s, 2)} | ${stepsNote(r.greedy)} | ${fmt(r.beam?.per_s, 2)} | ${stepsNote(r.beam)} | ` +
       `${mib(r.peak_rss_bytes)} | ${l === undefined ? "—" : `${mib(l.wasm_memory_bytes)} / (${mib(l.weight_bytes)} + ${mib(l.cache_bytes)}) = ${l.memory_ratio.toFixed(3)}`} | ` +
       `${r.engine === "lowbit" ? "(reference)" : r.encoder_vs_lowbit === undefined ? "—" : `${r.encoder_vs_lowbit.max_abs_diff.toExponential(1)} (${fmt(100 * r.encoder_vs_lowbit.share_over_1e3, 0)}%)`} | ` +

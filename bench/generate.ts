@@ -14,7 +14,7 @@
 // Letters: L layers, C n_embd, F = 4C, V vocab, NH heads, HS = C / NH.
 
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
@@ -23,10 +23,10 @@ import { exportGpt2, quantizeCheckpoint } from "../src/export/export.js";
 import { writeFileAtomic } from "../src/export/atomic_write.js";
 import { loadGpt2Model } from "../src/runtime/index.js";
 import { GPT2_124M, makeRandomGpt2 } from "../scripts/make_random_gpt2.js";
-import { openOrtGpt2, ortGreedy, ortStep, type Gpt2Dims, type OrtModule } from "./ort_gpt2.js";
+import { openOrtGpt2, ortGreedy, ortStep, type Gpt2Dims } from "./ort_gpt2.js";
 import { seededRandom } from "../src/runtime/sampling.js";
-import { median, runChild } from "./harness.js";
-import { importOrtWeb } from "./ort_web.js";
+import { childMain, engineName, fmt, machineInfo, median, peakRssBytes, runChild, selectModels } from "./harness.js";
+import { importOrtWeb, ortRuntime } from "./ort_web.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -163,7 +163,7 @@ async function childLowbit(a: ChildArgs): Promise<ChildResult> {
   const wasm = model.wasmMemoryBytes();
   return {
     engine: "lowbit", level: "-", threads: "1", load_ms: model.loadMs, ...timings,
-    peak_rss_bytes: process.resourceUsage().maxRSS * 1024, versions: { nodejs: process.version },
+    peak_rss_bytes: peakRssBytes(), versions: { nodejs: process.version },
     lowbit: {
       variant: model.kernelVariant, wasm_memory_bytes: wasm, weight_bytes: e.weightBytes, kv_cache_bytes: e.kvCacheBytes, kv_rows: e.capacity,
       memory_ratio: wasm / (e.weightBytes + e.kvCacheBytes),
@@ -186,24 +186,8 @@ function ortEngine(m: Awaited<ReturnType<typeof openOrtGpt2>>): Engine {
 }
 
 async function childOrt(kind: "ort-web" | "ort-node", a: ChildArgs): Promise<ChildResult> {
-  let ort: OrtModule;
-  let versions: Record<string, string>;
-  let wasmFile: (() => string) | undefined;
-  let options: import("onnxruntime-web").InferenceSession.SessionOptions;
-  const level = a.level as "disabled" | "basic" | "all";
-  if (kind === "ort-web") {
-    const web = await importOrtWeb();
-    ort = web.ort;
-    wasmFile = web.wasmFile;
-    versions = { ...web.ort.env.versions, nodejs: process.version };
-    options = { executionProviders: ["wasm"], graphOptimizationLevel: level, logSeverityLevel: 3 };
-  } else {
-    const native = await import("onnxruntime-node");
-    ort = native;
-    versions = { ...native.env.versions, nodejs: process.version };
-    options = { executionProviders: ["cpu"], graphOptimizationLevel: level, logSeverityLevel: 3 };
-    if (a.threads !== "default") options.intraOpNumThreads = Number(a.threads);
-  }
+  const { ort, versions, wasmFile, options: base } = await ortRuntime(kind, a.threads);
+  const options = { ...base, graphOptimizationLevel: a.level as "disabled" | "basic" | "all" };
   const t0 = performance.now();
   const m = await openOrtGpt2(ort, a.model, DIMS, options);
   const loadMs = performance.now() - t0;
@@ -211,7 +195,7 @@ async function childOrt(kind: "ort-web" | "ort-node", a: ChildArgs): Promise<Chi
   await m.session.release();
   return {
     engine: kind, level: a.level, threads: a.threads, load_ms: loadMs, ...timings,
-    peak_rss_bytes: process.resourceUsage().maxRSS * 1024, versions, ort_web_wasm: wasmFile?.(),
+    peak_rss_bytes: peakRssBytes(), versions, ort_web_wasm: wasmFile?.(),
   };
 }
 
@@ -276,7 +260,6 @@ interface Row extends Partial<ChildResult> {
   error?: string;
 }
 
-const fmt = (x: number | undefined, digits = 1): string => (x === undefined || !Number.isFinite(x) ? "—" : x.toFixed(digits));
 const mib = (bytes: number | undefined): string => (bytes === undefined ? "—" : (bytes / 2 ** 20).toFixed(bytes < 2 ** 30 ? 1 : 0));
 
 /** Greedy ids both runs produced before the first difference, over the shorter run. */
@@ -305,17 +288,15 @@ async function main(): Promise<void> {
     .opts();
   const childArgs: ChildArgs = { model: o.model, runs: o.runs, decodeBudgetS: o.decodeBudgetS, level: o.level, threads: o.threads };
   if (o.child !== undefined) {
-    const result = o.child === "lowbit" ? await childLowbit(childArgs)
-      : o.child === "ort-web-probe" ? await childWebProbe(childArgs)
-      : o.child === "ort-web" || o.child === "ort-node" ? await childOrt(o.child, childArgs)
-      : undefined;
-    if (result === undefined) throw new Error(`--child: expected lowbit | ort-web | ort-node | ort-web-probe, found ${o.child}`);
-    console.log(JSON.stringify(result));
-    return;
+    return childMain(o.child, {
+      lowbit: () => childLowbit(childArgs),
+      "ort-web": () => childOrt("ort-web", childArgs),
+      "ort-node": () => childOrt("ort-node", childArgs),
+      "ort-web-probe": () => childWebProbe(childArgs),
+    });
   }
 
-  const models = o.models === undefined ? MODELS : MODELS.filter((m) => (o.models as string).split(",").includes(m.key));
-  if (models.length === 0) throw new Error(`--models: expected some of ${MODELS.map((m) => m.key).join(",")}, found ${o.models}`);
+  const models = selectModels(MODELS, o.models);
   const started = Date.now();
   const loadStart = loadavg();
   if (!existsSync(join(o.checkpoint, "model.safetensors"))) {
@@ -377,7 +358,7 @@ async function main(): Promise<void> {
       return { bits, gmac_per_token: gmacPerToken, lowbit_tokens_per_s: r, gmac_per_s: r === undefined ? undefined : r * gmacPerToken, weight_bytes: ours(bits)?.lowbit?.weight_bytes };
     }),
   };
-  const machine = { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, memory_bytes: totalmem(), node: process.version, loadavg_start: loadStart, loadavg_end: loadavg() };
+  const machine = machineInfo(loadStart);
   const command = `npx tsx bench/generate.ts --runs ${o.runs} --decode-budget-s ${o.decodeBudgetS}${o.models === undefined ? "" : ` --models ${o.models}`}${o.ortNodeDefault ? "" : " --no-ort-node-default"}`;
   const webWasm = rows.find((r) => r.ort_web_wasm !== undefined)?.ort_web_wasm;
   const versions = { ort_web: rows.find((r) => r.engine === "ort-web")?.versions, ort_node: rows.find((r) => r.engine === "ort-node")?.versions };
@@ -395,12 +376,11 @@ async function main(): Promise<void> {
   mkdirSync(join(HERE, "results"), { recursive: true });
   writeFileSync(join(HERE, "results", "generate.json"), `${JSON.stringify(results, null, 2)}\n`);
 
-  const engineName = (r: Row) => r.engine === "lowbit" ? "lowbit (WASM SIMD)" : r.engine === "ort-web" ? "onnxruntime-web (WASM)" : "onnxruntime-node (CPU)";
   const tableRows = rows.map((r) => {
     const l = r.lowbit;
     const reference = ours(MODELS.find((s) => s.key === r.model)!.bits);
     const decodeNote = r.decode === undefined ? "—" : `${r.decode.steps + 1}${r.decode.capped ? " (capped)" : ""}`;
-    return `| ${r.label} | ${engineName(r)} | ${r.threads} | ${r.level} | ${fmt(r.decode?.tokens_per_s, 2)} | ${decodeNote} | ${fmt(r.prefill?.tokens_per_s, 1)} | ` +
+    return `| ${r.label} | ${engineName(r.engine)} | ${r.threads} | ${r.level} | ${fmt(r.decode?.tokens_per_s, 2)} | ${decodeNote} | ${fmt(r.prefill?.tokens_per_s, 1)} | ` +
       `${fmt(r.prefill?.cold_ms, 0)} | ${fmt(r.load_ms, 0)} | ${mib(r.peak_rss_bytes)} | ` +
       `${l === undefined ? "—" : `${mib(l.wasm_memory_bytes)} / ${mib(l.weight_bytes + l.kv_cache_bytes)} = ${l.memory_ratio.toFixed(3)}`} | ` +
       `${r.engine === "lowbit" ? "(reference)" : agreement(reference?.decode?.ids, r.decode?.ids)} |${r.error === undefined ? "" : ` FAILED: ${r.error}`}`;
@@ -428,7 +408,7 @@ async function main(): Promise<void> {
     "",
     `Each row is one child process. Decode: greedy after a ${DECODE_PROMPT}-token prompt; tokens/s counts the one-token forwards after the first new token ` +
       `(which comes from the prompt's logits), median of ${o.runs} runs. Prefill: time to the first logits of a ${PREFILL_PROMPT}-token prompt, median of ${o.runs} warm runs; ` +
-      "cold is the first one after loading. Load: file read to ready session. Peak RSS: the child's maxRSS. Prompts are fixed seeded ids.",
+      "cold is the first one after loading. Load: file read to ready session. Peak RSS: the child's VmHWM. Prompts are fixed seeded ids.",
     "",
     "| W-E-A file | engine | threads | graph opt | decode tok/s | new tokens | prefill tok/s | cold prefill ms | load ms | peak RSS MiB | WASM MiB / (weights + KV) MiB | greedy ids = lowbit |",
     "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",

@@ -25,3 +25,23 @@ export async function importOrtWeb(): Promise<{ ort: typeof import("onnxruntime-
   };
   return { ort, wasmFile };
 }
+
+/**
+ * onnxruntime for a benchmark child: onnxruntime-web (WASM, as above) or onnxruntime-node (CPU, `threads`
+ * intra-op threads, or its default threading for "default"), its versions, and the session options to start from.
+ */
+export async function ortRuntime(kind: "ort-web" | "ort-node", threads: string): Promise<{
+  ort: Pick<typeof import("onnxruntime-web"), "InferenceSession" | "Tensor">;
+  versions: Record<string, string>;
+  wasmFile?: () => string;
+  options: import("onnxruntime-web").InferenceSession.SessionOptions;
+}> {
+  if (kind === "ort-web") {
+    const web = await importOrtWeb();
+    return { ort: web.ort, wasmFile: web.wasmFile, versions: { ...web.ort.env.versions, nodejs: process.version }, options: { executionProviders: ["wasm"], logSeverityLevel: 3 } };
+  }
+  const native = await import("onnxruntime-node");
+  const options: import("onnxruntime-web").InferenceSession.SessionOptions = { executionProviders: ["cpu"], logSeverityLevel: 3 };
+  if (threads !== "default") options.intraOpNumThreads = Number(threads);
+  return { ort: native, versions: { ...native.env.versions, nodejs: process.version }, options };
+}

@@ -18,8 +18,8 @@ import { Command } from "commander";
 import { bartExpectedShapes, bartQuantizedWeightAxes, parseHfBartConfig } from "../src/format/bart_config.js";
 import { numel } from "../src/format/safetensors.js";
 import { writeSafetensors, type TensorToWrite } from "../src/export/safetensors.js";
-import { seededRandom as mulberry32 } from "../src/runtime/sampling.js";
 import { bartVocabFromGpt2 } from "./bart_vocab.js";
+import { randomFiller } from "./random_weights.js";
 
 export interface RandomBartOptions {
   /** Encoder layers and decoder layers (each). */
@@ -53,16 +53,11 @@ export function makeRandomBart(dir: string, o: RandomBartOptions): void {
   };
   const config = parseHfBartConfig(rawConfig, "generated config");
   const linears = new Set([...bartQuantizedWeightAxes(config)].filter(([, axis]) => axis === 0).map(([name]) => name));
-  const random = mulberry32(o.seed);
-  const normal = (std: number): number => std * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const fill = randomFiller(o.seed);
   const tensors: TensorToWrite[] = [];
   for (const [name, shape] of bartExpectedShapes(config)) {
     const data = new Float32Array(numel(shape));
-    const isLayerNormGain = /(layer_norm|layernorm_embedding)\.weight$/.test(name);
-    const isBias = name.endsWith(".bias");
-    if (name !== "final_logits_bias") {
-      for (let i = 0; i < data.length; i++) data[i] = isLayerNormGain ? 1 + normal(0.1) : isBias ? normal(0.01) : normal(o.std);
-    }
+    if (name !== "final_logits_bias") fill(data, /(layer_norm|layernorm_embedding)\.weight$/.test(name) ? "layerNormGain" : name.endsWith(".bias") ? "bias" : "weight", o.std);
     // lowbit's shapes are input-major (K, N); HF's nn.Linear stores (N, K). The data is random either way.
     const hfShape = linears.has(name) ? [shape[1], shape[0]] : shape;
     tensors.push({ name: name === "final_logits_bias" ? name : `model.${name}`, dtype: "F32", shape: hfShape, data });

@@ -10,7 +10,7 @@ import { Command } from "commander";
 import { expectedShapes, parseHfGpt2Config } from "../src/format/gpt2_config.js";
 import { numel } from "../src/format/safetensors.js";
 import { writeSafetensors, type TensorToWrite } from "../src/export/safetensors.js";
-import { seededRandom as mulberry32 } from "../src/runtime/sampling.js";
+import { randomFiller } from "./random_weights.js";
 
 export interface RandomGpt2Options {
   layers: number;
@@ -33,15 +33,11 @@ export function makeRandomGpt2(dir: string, o: RandomGpt2Options): void {
     lowbit_untrained: true,
   };
   const config = parseHfGpt2Config(rawConfig, "generated config");
-  const random = mulberry32(o.seed);
-  const normal = (std: number): number => std * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const fill = randomFiller(o.seed);
   const tensors: TensorToWrite[] = [];
   for (const [name, shape] of expectedShapes(config)) {
     const data = new Float32Array(numel(shape));
-    const isLayerNormGain = /ln_(1|2|f)\.weight$/.test(name);
-    const isBias = name.endsWith(".bias");
-    const std = o.std ?? 0.02;
-    for (let i = 0; i < data.length; i++) data[i] = isLayerNormGain ? 1 + normal(0.1) : isBias ? normal(0.01) : normal(std);
+    fill(data, /ln_(1|2|f)\.weight$/.test(name) ? "layerNormGain" : name.endsWith(".bias") ? "bias" : "weight", o.std ?? 0.02);
     tensors.push({ name, dtype: "F32", shape, data });
   }
   mkdirSync(dir, { recursive: true });

@@ -4,39 +4,23 @@
 // quantize → write → read giving back the same codes and scales.
 
 import assert from "node:assert/strict";
-import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { readBartCheckpoint, readCheckpoint, readGpt2Checkpoint, type BartCheckpoint } from "../../src/export/checkpoint.js";
 import { quantizeCheckpoint, type QuantizeSettings } from "../../src/export/export.js";
 import { writeQuantizedCheckpoint } from "../../src/export/quantized_checkpoint.js";
 import { readSafetensors, writeSafetensors } from "../../src/export/safetensors.js";
-import { LowbitError } from "../../src/errors.js";
 import { bartExpectedShapes, bartQuantizedWeightAxes } from "../../src/format/bart_config.js";
 import { toFloat32 } from "../../src/format/safetensors.js";
-import { editJsonFile, editSafetensorsHeader } from "../helpers/checkpoint_edits.js";
+import { BART_FIXTURES, bartFixtureDir, type BartFixture } from "../helpers/bart_fixtures.js";
+import { assertRefused, copyCheckpoint, editJsonFile, editSafetensorsHeader } from "../helpers/checkpoint_edits.js";
 import { runCli } from "../helpers/cli.js";
-import { FIXTURES, fixtureDir, tempDir } from "../helpers/fixtures.js";
+import { fixtureDir, tempDir } from "../helpers/fixtures.js";
 
-const BART_FIXTURES = ["bart-f32", "bart-f16", "bart-bf16"] as const;
-const bartDir = (name: string) => join(FIXTURES, "bart", name);
 
-function copy(name: string): string {
-  const dir = join(tempDir(), name);
-  cpSync(bartDir(name), dir, { recursive: true });
-  return dir;
-}
-
-function refused(dir: string, pattern: RegExp): void {
-  const t0 = performance.now();
-  assert.throws(() => readCheckpoint(dir), (e: Error) => {
-    assert.ok(e instanceof LowbitError, `expected a LowbitError, got ${e.name}: ${e.message}`);
-    assert.doesNotMatch(e.message, /\n/);
-    assert.match(e.message, pattern);
-    return true;
-  });
-  assert.ok(performance.now() - t0 < 5000, "refused without looping over a hostile size");
-}
+const copy = (name: BartFixture): string => copyCheckpoint(bartFixtureDir(name), name);
+const refused = (dir: string, pattern: RegExp): void => assertRefused(dir, pattern, { oneLine: true });
 
 /** Every tensor of a checkpoint's weight files by the name the file gives it, as fp32. */
 function storedFloats(dir: string): Map<string, { shape: number[]; data: Float32Array }> {
@@ -51,7 +35,7 @@ function storedFloats(dir: string): Map<string, { shape: number[]; data: Float32
 describe("reading HF BART checkpoints", () => {
   for (const name of BART_FIXTURES) {
     it(`${name}: canonical names, the contract's shapes, nn.Linear weights transposed`, () => {
-      const ckpt = readCheckpoint(bartDir(name));
+      const ckpt = readCheckpoint(bartFixtureDir(name));
       assert.equal(ckpt.config.model_type, "bart");
       const bart = ckpt as BartCheckpoint;
       const shapes = bartExpectedShapes(bart.config);
@@ -66,7 +50,7 @@ describe("reading HF BART checkpoints", () => {
 
       // HF holds fc1 as (F, d): lowbit's (d, F) element [i][j] is HF's [j][i]; a square q_proj too.
       const prefix = name === "bart-f16" ? "" : "model.";
-      const raw = storedFloats(bartDir(name));
+      const raw = storedFloats(bartFixtureDir(name));
       const d = bart.config.d_model;
       const F = bart.config.encoder_ffn_dim;
       const check = (tensor: string, K: number, N: number) => {
@@ -88,16 +72,16 @@ describe("reading HF BART checkpoints", () => {
   }
 
   it("bart-f16's tied embed_tokens copies are checked and dropped; its vocab_size may exceed the tokenizer", () => {
-    const names = [...storedFloats(bartDir("bart-f16")).keys()];
+    const names = [...storedFloats(bartFixtureDir("bart-f16")).keys()];
     assert.ok(names.includes("encoder.embed_tokens.weight") && names.includes("decoder.embed_tokens.weight"));
-    const ckpt = readBartCheckpoint(bartDir("bart-f16"));
+    const ckpt = readBartCheckpoint(bartFixtureDir("bart-f16"));
     assert.ok(!ckpt.tensors.has("encoder.embed_tokens.weight") && !ckpt.tensors.has("decoder.embed_tokens.weight"));
     assert.equal(ckpt.config.vocab_size, 288);
   });
 
   it("reads the family from model_type; each family's reader refuses the other", () => {
     assert.equal(readCheckpoint(fixtureDir("tiny-f32")).config.model_type, "gpt2");
-    assert.throws(() => readGpt2Checkpoint(bartDir("bart-f32")), /config\.json: a BART checkpoint where a GPT-2 one is needed; expected model_type gpt2, found bart/);
+    assert.throws(() => readGpt2Checkpoint(bartFixtureDir("bart-f32")), /config\.json: a BART checkpoint where a GPT-2 one is needed; expected model_type gpt2, found bart/);
     assert.throws(() => readBartCheckpoint(fixtureDir("tiny-f32")), /a GPT-2 checkpoint where a BART one is needed/);
   });
 });
@@ -233,7 +217,7 @@ describe("quantized BART checkpoints", () => {
     for (const s of SETTINGS) {
       const label = `W${s.weightBits} E${s.embeddingBits} ${s.granularity}${s.granularity === "group" ? s.groupSize : ""} ${s.clip}`;
       it(`${name} ${label}: quantize → write → read gives the same codes and scales`, () => {
-        const q = quantizeCheckpoint(readBartCheckpoint(bartDir(name)), s);
+        const q = quantizeCheckpoint(readBartCheckpoint(bartFixtureDir(name)), s);
         const axes = bartQuantizedWeightAxes(q.config);
         for (const [n, t] of q.tensors) {
           const bits = n === "shared.weight" ? s.embeddingBits : axes.has(n) ? s.weightBits : 32;
@@ -264,15 +248,15 @@ describe("quantized BART checkpoints", () => {
 
   it("`lowbit quantize <bart checkpoint> -o <dir>` writes what quantizeCheckpoint makes", () => {
     const dir = join(tempDir(), "q");
-    const r = runCli(["quantize", bartDir("bart-bf16"), "-o", dir, "--bits", "4", "--embedding-bits", "8", "--granularity", "group", "--group-size", "32"]);
+    const r = runCli(["quantize", bartFixtureDir("bart-bf16"), "-o", dir, "--bits", "4", "--embedding-bits", "8", "--granularity", "group", "--group-size", "32"]);
     assert.equal(r.status, 0, r.stderr);
     const s: QuantizeSettings = { weightBits: 4, embeddingBits: 8, activationBits: 8, granularity: "group", groupSize: 32, clip: "maxabs" };
-    assertSameCheckpoint(readBartCheckpoint(dir), quantizeCheckpoint(readBartCheckpoint(bartDir("bart-bf16")), s));
+    assertSameCheckpoint(readBartCheckpoint(dir), quantizeCheckpoint(readBartCheckpoint(bartFixtureDir("bart-bf16")), s));
   });
 
   it("refuses damaged codes and scales in their on-disk layout", () => {
     const dir = join(tempDir(), "q");
-    writeQuantizedCheckpoint(dir, quantizeCheckpoint(readBartCheckpoint(bartDir("bart-f32")), SETTINGS[1]));
+    writeQuantizedCheckpoint(dir, quantizeCheckpoint(readBartCheckpoint(bartFixtureDir("bart-f32")), SETTINGS[1]));
     editSafetensorsHeader(join(dir, "model.safetensors"), (h) => {
       const e = h["model.encoder.layers.0.fc2.weight.scale"];
       e.shape = [e.shape[1], e.shape[0]]; // (⌈K / G⌉, N): lowbit's layout, not HF's

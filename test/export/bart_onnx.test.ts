@@ -21,24 +21,12 @@ import { readModelFile } from "../../src/format/node_io.js";
 import { optionsFromHfSettings, resolveGeneration, runGeneration, type GenerationDefaults } from "../../src/runtime/generation.js";
 import { loadBartModel } from "../../src/runtime/index.js";
 import { bartDecoderCache, bartDecoderStep, bartEncode, loadBartReference, type BartReference } from "../../src/reference/bart.js";
-import { FIXTURES, tempDir } from "../helpers/fixtures.js";
+import { BART_FIXTURES, bartExpected, bartFixtureDir, type BartFixture } from "../helpers/bart_fixtures.js";
+import { tempDir } from "../helpers/fixtures.js";
 import { argmax, maxAbsDiff, openOrtBart, ortEncode, ortGenerate, ortStepByStep, ortStepper, ortTeacherForced } from "../helpers/ort_bart.js";
 
 const TOLERANCE = 1e-4;
-const BART_FIXTURES = ["bart-f32", "bart-f16", "bart-bf16"] as const;
-
-interface BartExpected {
-  input_ids: number[];
-  decoder_input_ids: number[];
-  encoder_hidden_states: number[][];
-  logits: number[][];
-  /** generate() keyword arguments (null = None) over generation_config.json, and the output, decoder start first. */
-  generate: Array<{ settings: Record<string, unknown>; sequences: number[] }>;
-}
-
-const bartDir = (name: string) => join(FIXTURES, "bart", name);
-const expectedOf = (name: string) => JSON.parse(readFileSync(join(bartDir(name), "expected.json"), "utf8")) as BartExpected;
-const generationOf = (name: string) => JSON.parse(readFileSync(join(bartDir(name), "generation_config.json"), "utf8")) as GenerationDefaults;
+const generationOf = (name: BartFixture) => JSON.parse(readFileSync(join(bartFixtureDir(name), "generation_config.json"), "utf8")) as GenerationDefaults;
 
 /** The reference's greedy ids (no processors) on given encoder states. */
 function referenceGreedy(ref: BartReference, states: Float32Array[], start: number, eos: number, maxLength: number): number[] {
@@ -59,10 +47,10 @@ describe("BART fp32 folder export vs transformers (onnxruntime, merged decoder b
   const root = tempDir();
   for (const name of BART_FIXTURES) {
     const dir = join(root, name);
-    const want = expectedOf(name);
+    const want = bartExpected(name);
 
     it(`${name}: encoder states and teacher-forced logits within ${TOLERANCE}`, async () => {
-      exportFolder(readBartCheckpoint(bartDir(name)), dir, "dq", 32);
+      exportFolder(readBartCheckpoint(bartFixtureDir(name)), dir, "dq", 32);
       const got = await ortTeacherForced(await openOrtBart(dir), want.input_ids, want.decoder_input_ids);
       const encoderError = maxAbsDiff(got.encoderStates, want.encoder_hidden_states);
       const logitsError = maxAbsDiff(got.logits, want.logits);
@@ -125,8 +113,8 @@ const SETTINGS: Array<{ label: string; s: QuantizeSettings }> = [
 describe("quantized BART folders: onnxruntime vs the reference forward on the files' weights", () => {
   const root = tempDir();
   for (const name of BART_FIXTURES) {
-    const ckpt = readBartCheckpoint(bartDir(name));
-    const want = expectedOf(name);
+    const ckpt = readBartCheckpoint(bartFixtureDir(name));
+    const want = bartExpected(name);
     for (const { label, s } of SETTINGS) {
       for (const format of ["dq", "nbits"] as const) {
         it(`${name} ${label} ${format}`, async () => {
@@ -162,8 +150,8 @@ describe("quantized BART folders: onnxruntime vs the reference forward on the fi
   it("quantization changes the model: 2-bit logits differ from fp32 (the comparison is not vacuous)", async () => {
     const name = "bart-f32";
     const dir = join(root, "vacuity");
-    exportFolder(quantizeCheckpoint(readBartCheckpoint(bartDir(name)), SETTINGS[2].s), dir, "dq", 8);
-    const want = expectedOf(name);
+    exportFolder(quantizeCheckpoint(readBartCheckpoint(bartFixtureDir(name)), SETTINGS[2].s), dir, "dq", 8);
+    const want = bartExpected(name);
     const got = await ortTeacherForced(await openOrtBart(dir), want.input_ids, want.decoder_input_ids);
     assert.ok(maxAbsDiff(got.logits, want.logits) > 1e-2);
   });

@@ -20,12 +20,11 @@ import { quantizeCheckpoint, type QuantizeSettings } from "../../src/export/expo
 import { buildFolderExport, writeFolder } from "../../src/export/hf_folder.js";
 import { tokenizerConfigJson, tokenizerJson } from "../../src/export/tokenizer_json.js";
 import { bartVocabFromGpt2, gpt2BpeFiles } from "../../scripts/bart_vocab.js";
+import { BART_FIXTURES, bartExpected, bartFixtureDir } from "../helpers/bart_fixtures.js";
 import { FIXTURES, expected, fixtureDir, tempDir } from "../helpers/fixtures.js";
 import { openOrtBart, ortGenerateHf } from "../helpers/ort_bart.js";
 import { openOrt, ortGreedy as ortGpt2Greedy } from "../helpers/ort_gpt2.js";
 
-const BART_FIXTURES = ["bart-f32", "bart-f16", "bart-bf16"] as const;
-const bartDir = (name: string) => join(FIXTURES, "bart", name);
 const json = (path: string) => JSON.parse(readFileSync(path, "utf8"));
 
 // Local files only: a folder is found as <localModelPath>/<name>.
@@ -88,10 +87,10 @@ describe("transformers.js runs the GPT-2 folder", () => {
 describe("transformers.js runs the BART folders", () => {
   for (const name of BART_FIXTURES) {
     it(`${name}: generate() reproduces every greedy run of the fixture`, async () => {
-      const want = json(join(bartDir(name), "expected.json")) as { input_ids: number[]; generate: Array<{ settings: Record<string, unknown>; sequences: number[] }> };
-      const folder = exportFolder(readBartCheckpoint(bartDir(name)), `bart-${name}`);
+      const want = bartExpected(name);
+      const folder = exportFolder(readBartCheckpoint(bartFixtureDir(name)), `bart-${name}`);
       const model = await AutoModelForSeq2SeqLM.from_pretrained(folder.name);
-      const defaults = json(join(bartDir(name), "generation_config.json")) as { num_beams: number };
+      const defaults = json(join(bartFixtureDir(name), "generation_config.json")) as { num_beams: number };
       const greedy = want.generate.filter((g) => (g.settings.num_beams ?? defaults.num_beams) === 1);
       assert.ok(greedy.length > 0);
       for (const run of greedy) {
@@ -143,8 +142,8 @@ describe("transformers.js runs quantized folders as onnxruntime does", () => {
 
       for (const name of BART_FIXTURES) {
         it(`BART ${name} ${dtype} ${format}`, async () => {
-          const inputIds = (json(join(bartDir(name), "expected.json")) as { input_ids: number[] }).input_ids;
-          const folder = exportFolder(quantizeCheckpoint(readBartCheckpoint(bartDir(name)), s), `bart-${name}-${dtype}-${format}`, format, 8);
+          const inputIds = bartExpected(name).input_ids;
+          const folder = exportFolder(quantizeCheckpoint(readBartCheckpoint(bartFixtureDir(name)), s), `bart-${name}-${dtype}-${format}`, format, 8);
           const defaults = json(join(folder.dir, "generation_config.json"));
           for (const { label, options, optimize } of SESSIONS) {
             const model = await AutoModelForSeq2SeqLM.from_pretrained(folder.name, options);

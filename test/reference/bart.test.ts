@@ -8,8 +8,6 @@
 // for reading codes along the right axes, and the lowbit files of exportBart against the checkpoint.
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import { readBartCheckpoint, type BartCheckpoint, type CheckpointTensor } from "../../src/export/checkpoint.js";
 import { exportBart } from "../../src/export/export.js";
@@ -20,27 +18,9 @@ import { QUANTIZED_CHECKPOINT_FORMAT, QUANTIZED_CHECKPOINT_VERSION } from "../..
 import { bartDecoderCache, bartDecoderStep, bartEncode, bartGreedy, bartStepper, loadBartReference, loadBartReferenceFrom, type BartReference } from "../../src/reference/bart.js";
 import { checkpointWeights, type WeightSource } from "../../src/reference/common.js";
 import { optionsFromHfSettings, resolveGeneration, runGeneration } from "../../src/runtime/generation.js";
-import { FIXTURES } from "../helpers/fixtures.js";
+import { BART_FIXTURES, bartExpected, bartFixtureDir } from "../helpers/bart_fixtures.js";
 
 const TOLERANCE = 1e-4;
-const CASES = ["bart-f32", "bart-f16", "bart-bf16"] as const;
-
-interface GenerateRun {
-  settings: Record<string, number | boolean | string | null>;
-  sequences: number[];
-  sequences_scores?: number;
-}
-
-interface BartExpected {
-  input_ids: number[];
-  decoder_input_ids: number[];
-  encoder_hidden_states: number[][]; // (S, d)
-  logits: number[][]; // (T, V), teacher-forced on decoder_input_ids
-  generate: GenerateRun[];
-}
-
-const dirOf = (name: string) => join(FIXTURES, "bart", name);
-const json = (path: string) => JSON.parse(readFileSync(path, "utf8"));
 
 /** Every linear weight (input axis 0) and shared.weight (input axis 1) quantized by the exporter's quantizer. */
 function quantized(ckpt: BartCheckpoint, weight: WeightQuantSpec, embedding: WeightQuantSpec): Map<string, CheckpointTensor> {
@@ -80,9 +60,9 @@ function maxAbsDiff(got: Float32Array[], want: number[][]): number {
 }
 
 describe("BART reference forward vs transformers", () => {
-  for (const name of CASES) {
-    const dir = dirOf(name);
-    const want = json(join(dir, "expected.json")) as BartExpected;
+  for (const name of BART_FIXTURES) {
+    const dir = bartFixtureDir(name);
+    const want = bartExpected(name);
     let model: BartReference | undefined;
     const m = () => (model ??= loadBartReference(readBartCheckpoint(dir)));
 
@@ -121,8 +101,8 @@ describe("BART reference forward vs transformers", () => {
   }
 
   it("a plain argmax loop reproduces the run whose processors never act (bart-f32, forced_bos_token_id None)", () => {
-    const dir = dirOf("bart-f32");
-    const want = json(join(dir, "expected.json")) as BartExpected;
+    const dir = bartFixtureDir("bart-f32");
+    const want = bartExpected("bart-f32");
     const run = want.generate.find((r) => r.settings.num_beams === 1 && r.settings.forced_bos_token_id === null)!;
     assert.deepEqual(bartGreedy(loadBartReference(readBartCheckpoint(dir)), want.input_ids, { maxLength: run.settings.max_length as number }), run.sequences);
   });
@@ -136,9 +116,9 @@ describe("BART reference forward vs transformers", () => {
     ["W2 E8 A8, per module", { bits: 2, granularity: "module", groupSize: 0, clip: "maxabs" }, { bits: 8, granularity: "module", groupSize: 0, clip: "maxabs" }],
   ] as Array<[string, WeightQuantSpec, WeightQuantSpec]>) {
     it(`${label}: the integer path agrees with fake-quantized f64 sums`, (t) => {
-      for (const name of CASES) {
-        const want = json(join(dirOf(name), "expected.json")) as BartExpected;
-        const ckpt = readBartCheckpoint(dirOf(name));
+      for (const name of BART_FIXTURES) {
+        const want = bartExpected(name);
+        const ckpt = readBartCheckpoint(bartFixtureDir(name));
         const src = checkpointWeights(quantized(ckpt, weight, embedding), 8);
         const noCodes: WeightSource = { ...src, weight: (n) => ({ ...src.weight(n), codes: () => undefined }) };
         const logits = (s: WeightSource) => {
@@ -162,9 +142,9 @@ describe("BART reference forward vs transformers", () => {
     ["fp32, A32", false, "dq"], ["W4 E4 A8 groups of 32, dq", true, "dq"], ["W4 E4 A8 groups of 32, nbits", true, "nbits"],
   ] as const) {
     it(`exportBart's files, ${label}: the same logits as from the checkpoint, bit for bit`, () => {
-      for (const name of CASES) {
-        const want = json(join(dirOf(name), "expected.json")) as BartExpected;
-        const base = readBartCheckpoint(dirOf(name));
+      for (const name of BART_FIXTURES) {
+        const want = bartExpected(name);
+        const base = readBartCheckpoint(bartFixtureDir(name));
         const ckpt = quantize ? quantizedCheckpoint(base) : base;
         const files = exportBart(ckpt, { format, activationBits: quantize ? 8 : 32, source: name });
         const fromFiles = loadBartReference({ encoder: parseModelFile(files.encoder, `${name}/encoder.onnx`), decoder: parseModelFile(files.decoder, `${name}/decoder.onnx`) });

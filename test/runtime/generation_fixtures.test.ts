@@ -9,26 +9,17 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { optionsFromHfSettings, resolveGeneration, type GenerationDefaults } from "../../src/runtime/generation.js";
-import { FIXTURES } from "../helpers/fixtures.js";
+import { BART_FIXTURES, bartExpected, bartFixtureDir } from "../helpers/bart_fixtures.js";
 
-const CASES = ["bart-f32", "bart-f16", "bart-bf16"] as const;
-
-interface GenerateRun {
-  settings: Record<string, unknown>;
-  sequences: number[];
-  sequences_scores?: number;
-}
-
-const dirOf = (name: string) => join(FIXTURES, "bart", name);
 const json = (path: string) => JSON.parse(readFileSync(path, "utf8"));
 
 describe("generation settings of the BART fixtures", () => {
-  for (const name of CASES) {
+  for (const name of BART_FIXTURES) {
     it(`${name}: every run's settings resolve over generation_config.json as transformers layers them`, () => {
-      const dir = dirOf(name);
+      const dir = bartFixtureDir(name);
       const defaults = json(join(dir, "generation_config.json")) as GenerationDefaults;
       const config = json(join(dir, "config.json"));
-      for (const run of json(join(dir, "expected.json")).generate as GenerateRun[]) {
+      for (const run of bartExpected(name).generate) {
         const s = run.settings;
         const g = resolveGeneration(defaults, optionsFromHfSettings(s), { maxPositionEmbeddings: config.max_position_embeddings });
         const label = JSON.stringify(s);
