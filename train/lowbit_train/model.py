@@ -258,13 +258,13 @@ def expected_shapes(c: GPT2Config) -> Dict[str, Tuple[int, ...]]:
 # ─── quantization ─────────────────────────────────────────────────────────────────────────────────
 
 def quantize_model(model: GPT2, method: str, weight_bits: int, embedding_bits: Optional[int] = None,
-                   activation_bits: int = 8, gamma_init: Union[str, float] = "auto") -> GPT2:
+                   activation_bits: int = 8, gamma_init: Union[str, float] = "auto", group_size: int = 0) -> GPT2:
     """Attaches a fresh `method` quantizer (quant.METHODS) to every Conv1D weight (weight_bits) and to wte and
     an untied lm_head (embedding_bits; None → weight_bits, 32 → left fp32), each initialised from its
     weight (QuantGPT's γ by the rule gamma_init: see quant.DynamicScaleQuantizer); with activation_bits 8,
     the inputs of the quantized layers and of a quantized head are fake-quantized per token. Position embeddings, biases and LayerNorms stay fp32. Call it before
     wrapping the model (DDP, torch.compile) and before building the optimizer: the quantizers' parameters
-    (γ, α or s) are new."""
+    (γ, α or s) are new. group_size > 0: one scale per G input features (QuantGPT only; FORMAT.md §1)."""
     embedding_bits = weight_bits if embedding_bits is None else embedding_bits
     if weight_bits not in (2, 4, 8):
         raise ValueError(f"weight_bits is {weight_bits}; expected 2, 4 or 8")
@@ -276,14 +276,16 @@ def quantize_model(model: GPT2, method: str, weight_bits: int, embedding_bits: O
         bits = embedding_bits if isinstance(holder, VocabMatrix) else weight_bits
         quantizer = None
         if bits != 32:
-            quantizer = make_quantizer(method, bits, gamma_init).to(holder.weight.device)
+            input_axis = 1 if isinstance(holder, VocabMatrix) else 0  # (V, C) embeddings; (K, N) linear weights
+            quantizer = make_quantizer(method, bits, gamma_init, group_size, input_axis).to(holder.weight.device)
             quantizer.init_from_weight(holder.weight.detach())
         holder.weight_quantizer = quantizer
         if isinstance(holder, Conv1D):
             holder.quantize_input = activation_bits == 8
     model.quantize_head_input = activation_bits == 8 and embedding_bits != 32
     model.quantization = {"method": method, "weight_bits": weight_bits, "embedding_bits": embedding_bits,
-                          "activation_bits": activation_bits}
+                          "activation_bits": activation_bits, "granularity": "group" if group_size else "module",
+                          "group_size": group_size}
     return model
 
 
@@ -385,14 +387,14 @@ def save_hf(model: nn.Module, path: str, dtype: torch.dtype = torch.float32, max
 def save_quantized(model: nn.Module, path: str, quantization_config: Optional[dict] = None,
                    tokenizer_dir: Optional[str] = None, max_shard_bytes: int = SHARD_BYTES) -> dict:
     """The quantized checkpoint of docs/FORMAT.md §2 for a model that quantize_model prepared: `{name}.qweight`
-    (I8, the weight's shape) and `{name}.scale` (F32, shape []) from each quantizer's export(), every other
+    (I8, the weight's shape) and `{name}.scale` (F32, shape [], or scale_shape for groups) from each quantizer's export(), every other
     tensor F32, and config.json's quantization_config, which this returns. Keys given in
     quantization_config are added; those describing the quantizers must agree with the model's."""
     model = _unwrap(model)
     if model.quantization is None:
         raise ValueError("model has no quantizers: call quantize_model(model, ...) first")
-    qc = {"format": QUANTIZED_FORMAT, "format_version": QUANTIZED_FORMAT_VERSION, **model.quantization,
-          "granularity": "module", "group_size": 0}
+    qc = {"format": QUANTIZED_FORMAT, "format_version": QUANTIZED_FORMAT_VERSION, "granularity": "module",
+          "group_size": 0, **model.quantization}
     for key, value in (quantization_config or {}).items():
         if key in qc and key != "method" and qc[key] != value:
             raise ValueError(f"quantization_config[{key!r}] is {value!r}, but the model's quantizers give {qc[key]!r}")
@@ -408,7 +410,7 @@ def save_quantized(model: nn.Module, path: str, quantization_config: Optional[di
         if codes.abs().max() > q.k:
             raise AssertionError(f"internal: {name} codes outside [-{q.k}, {q.k}]")
         tensors[f"{name}.qweight"] = codes.to("cpu", torch.int8)
-        tensors[f"{name}.scale"] = step.to("cpu", torch.float32).reshape(())
+        tensors[f"{name}.scale"] = step.to("cpu", torch.float32).reshape(step.shape if qc["group_size"] else ())
     config = {**model.config.to_hf_dict(), "quantization_config": qc}
     _write_checkpoint(path, tensors, config, max_shard_bytes, tokenizer_dir or model.source_dir)
     return qc
@@ -425,6 +427,8 @@ def _check_quantized(model: GPT2, qc: dict) -> Dict[str, WeightQuantizer]:
             raise ValueError(f"{name}: quantized to {q.bits if q is not None else 32} bits, but quantization_config says {bits}")
         if isinstance(holder, Conv1D) and holder.quantize_input != act8:
             raise ValueError(f"{name}: input quantization is {holder.quantize_input}, but activation_bits is {qc['activation_bits']}")
+        if q is not None and getattr(q, "group_size", 0) != qc["group_size"]:
+            raise ValueError(f"{name}: group size {getattr(q, 'group_size', 0)}, but quantization_config says {qc['group_size']}")
         if q is not None:
             out[name] = q
     if model.quantize_head_input != (act8 and qc["embedding_bits"] != 32):

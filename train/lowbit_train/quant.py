@@ -13,6 +13,7 @@ Weight quantizers are nn.Modules that take the latent fp32 weight and return its
 each also exports (int8 codes, float32 step) with w_hat == codes · step exactly:
 
     DynamicScaleQuantizer  QuantGPT's module-wise dynamic scaling (Tao et al. 2022): α = γ · mean|w|
+    GroupDynamicScaleQuantizer  the same per group of G input features: α_g = γ · mean|w_g|, one γ a module
     PactQuantizer          a learned clipping value α (PACT, Choi et al. 2018, applied to weights)
     LsqQuantizer           a learned step s (LSQ, Esser et al. 2020)
     RtnQuantizer           fixed α (max|w| or the MSE-best clip): the post-training baseline
@@ -35,6 +36,7 @@ import torch.nn as nn
 
 MSE_CANDIDATES = 50  # the MSE clip search tries α = f32(max|w| · i / 50), i = 50 … 1
 MSE_SAMPLE = 65536  # larger blocks are scored on the weights at ⌊j · n / 65536⌋
+GROUP_INIT_SAMPLE = 4096  # group-wise γ init scores at most this many blocks (GroupDynamicScaleQuantizer)
 ABSMAX_FLOOR = 1e-30  # activation rows with max|x| below this use it: an all-zero row gives zeros, not 0/0
 ACT_LEVELS = 127  # int8 activations: codes in [−127, 127]
 METHODS = ("quantgpt", "pact", "lsq", "rtn-maxabs", "rtn-mse")
@@ -206,8 +208,13 @@ class _ClipQuant(torch.autograd.Function):
                 slope = torch.where(clipped, torch.sign(w), inside)
             else:
                 slope = torch.where(clipped, torch.sign(w), torch.zeros_like(w))
-            grad_alpha = (grad * slope).sum().reshape(alpha.shape)
+            grad_alpha = _sum_to(grad * slope, alpha.shape)
         return grad_w, grad_alpha, None, None
+
+
+def _sum_to(t: torch.Tensor, shape) -> torch.Tensor:
+    """t summed down to `shape` (a 0-dim α per module, or α already expanded to the weight's shape for groups)."""
+    return t.reshape(shape) if t.shape == torch.Size(shape) else t.sum().reshape(shape)
 
 
 class _LsqQuant(torch.autograd.Function):
@@ -246,8 +253,8 @@ def _lsq_codes(w: torch.Tensor, s: torch.Tensor, bits: int) -> torch.Tensor:
 # ─── weight quantizer modules ─────────────────────────────────────────────────────────────────────
 
 class WeightQuantizer(nn.Module):
-    """Base: forward(w) → w_hat (w's shape), export(w) → (int8 codes, float32 step of shape []) with
-    w_hat == codes · step in float32. init_from_weight(w) must run once before the first forward
+    """Base: forward(w) → w_hat (w's shape), export(w) → (int8 codes, float32 step of shape [], or one per
+    block for group-wise quantizers) with w_hat == codes · step in float32. init_from_weight(w) must run once before the first forward
     (model.quantize_model does it); loading a state_dict counts as initialised."""
 
     method = "base"
@@ -337,6 +344,65 @@ class DynamicScaleQuantizer(WeightQuantizer):
         return codes.to(torch.int8), step.reshape(())
 
 
+class GroupDynamicScaleQuantizer(DynamicScaleQuantizer):
+    """Dynamic scaling per group of G consecutive input features (lowbit's extension beyond the paper):
+    α_g = γ · mean|w_g| for each block g (docs/FORMAT.md §1's numbering, via _blocks), with one learnable γ
+    per module as in QuantGPT, so every group's clip follows its own weights while the module learns one
+    factor. Gradients are DynamicScaleQuantizer's, taken per element and summed through the expansion into γ.
+
+    init_from_weight's "mse" rule sets γ = Σ α_mse(g) / Σ mean|w_g| over the blocks (up to GROUP_INIT_SAMPLE
+    of them, evenly spaced, so a 50,257-row embedding does not run the 50-candidate search on every block);
+    "maxabs" does the same with max|w_g|. Exports (int8 codes, step per block of scale_shape)."""
+
+    def __init__(self, bits: int, group_size: int, input_axis: int, init_gamma: float = 1.0,
+                 init: Union[str, float] = "auto"):
+        super().__init__(bits, init_gamma, init)
+        if group_size not in (32, 64, 128, 256):
+            raise ValueError(f"group_size is {group_size}; expected 32, 64, 128 or 256 (docs/FORMAT.md §1)")
+        if input_axis not in (0, 1):
+            raise ValueError(f"input_axis is {input_axis}; expected 0 (linear (K, N)) or 1 (embedding (V, C))")
+        self.group_size, self.input_axis = group_size, input_axis
+
+    def block_alphas(self, w: torch.Tensor) -> torch.Tensor:
+        """γ · mean|w_g| per block, in scale_shape; a ragged last group's mean is over its real members."""
+        blocks, scale_shape = _blocks(w.detach().float().abs(), self.input_axis, self.group_size)  # (n, G)
+        counts = _blocks(torch.ones_like(w, dtype=torch.float32), self.input_axis, self.group_size)[0].sum(dim=1)
+        return (self.gamma * (blocks.sum(dim=1) / counts)).reshape(scale_shape)
+
+    def alpha(self, w: torch.Tensor) -> torch.Tensor:  # w's shape
+        return expand_scale(self.block_alphas(w), w.shape, self.input_axis, self.group_size)
+
+    def init_from_weight(self, w: torch.Tensor, rule: Union[str, float, None] = None) -> None:
+        rule = self.init if rule is None else rule
+        if rule == "auto":
+            rule = "mse" if self.bits == 2 else "maxabs"
+        if isinstance(rule, (int, float)):
+            gamma = float(rule)
+        elif rule in ("maxabs", "mse"):
+            blocks, _ = _blocks(w.detach().float(), self.input_axis, self.group_size)  # (n, G)
+            n = blocks.shape[0]
+            if n > GROUP_INIT_SAMPLE:
+                blocks = blocks[(torch.arange(GROUP_INIT_SAMPLE, dtype=torch.int64) * n) // GROUP_INIT_SAMPLE]
+            clips = blocks.abs().amax(dim=1) if rule == "maxabs" else mse_alphas(blocks, self.bits)
+            total = float(blocks.abs().sum(dim=1).sum()) / blocks.shape[1]  # Σ mean|w_g| (padding counted as zeros)
+            gamma = float(clips.sum()) / total if total > 0 else 1.0
+        else:
+            raise ValueError(f"unknown init rule {rule!r}: expected 'auto', 'maxabs', 'mse' or a number")
+        with torch.no_grad():
+            self.gamma.fill_(gamma)
+        self._initialized = True
+
+    @torch.no_grad()
+    def export(self, w):
+        """(int8 codes (w's shape), step per block (scale_shape)): codes · expand(step) == forward's w_hat."""
+        alphas = self.block_alphas(w)
+        codes, _ = weight_codes(w, expand_scale(alphas, w.shape, self.input_axis, self.group_size), self.bits)
+        return codes.to(torch.int8), alphas / _scalar(self.k, alphas)
+
+    def extra_repr(self) -> str:
+        return f"bits={self.bits}, group_size={self.group_size}, input_axis={self.input_axis}"
+
+
 class ClipQuantizer(WeightQuantizer):
     """Quantizers whose clip value is `self.alpha` (learned by PACT, fixed by RTN): one forward, one export."""
 
@@ -418,10 +484,16 @@ class RtnQuantizer(ClipQuantizer):
         return f"bits={self.bits}, clip={self.clip}"
 
 
-def make_quantizer(method: str, bits: int, gamma_init: Union[str, float] = "auto") -> WeightQuantizer:
+def make_quantizer(method: str, bits: int, gamma_init: Union[str, float] = "auto", group_size: int = 0,
+                   input_axis: int = 0) -> WeightQuantizer:
     """The weight quantizer a method name (METHODS; quantization_config.method) stands for, uninitialised.
-    gamma_init: QuantGPT's initialisation rule (DynamicScaleQuantizer's `init`); other methods ignore it."""
+    gamma_init: QuantGPT's initialisation rule (DynamicScaleQuantizer's `init`); other methods ignore it.
+    group_size > 0 (QuantGPT only): one α per G input features along input_axis (GroupDynamicScaleQuantizer)."""
+    if group_size and method != "quantgpt":
+        raise ValueError(f"group_size {group_size}: group-wise scales are implemented for quantgpt only, not {method!r}")
     if method == "quantgpt":
+        if group_size:
+            return GroupDynamicScaleQuantizer(bits, group_size, input_axis, init=gamma_init)
         return DynamicScaleQuantizer(bits, init=gamma_init)
     if method == "pact":
         return PactQuantizer(bits)

@@ -250,3 +250,25 @@ def test_save_quantized_checks_its_config(tmp_path):
         save_quantized(model, str(tmp_path))
     with pytest.raises(ValueError, match="quantize_model"):
         save_quantized(GPT2(tiny_config()), str(tmp_path))
+
+
+@pytest.mark.parametrize("bits", [2, 4])
+def test_save_quantized_group_wise(tmp_path, bits):
+    """Group scales (G 32 here) go to the checkpoint with FORMAT.md §2's scale shapes, and read back exactly."""
+    path, expected = fixture("tiny-f32")
+    _, model = load_hf(path)
+    quantize_model(model, "quantgpt", weight_bits=bits, embedding_bits=bits, activation_bits=8, group_size=32)
+    out = str(tmp_path / "q")
+    qc = save_quantized(model, out, {"method": "quantgpt"})
+    assert qc["granularity"] == "group" and qc["group_size"] == 32
+    stored = read_safetensors_plain(os.path.join(out, "model.safetensors"))
+    for n, holder in model.quantizable():
+        rows, cols = holder.weight.shape
+        axis = 1 if n in ("wte.weight", "lm_head.weight") else 0
+        want = [-(-rows // 32), cols] if axis == 0 else [rows, -(-cols // 32)]
+        assert list(stored[f"{n}.scale"].shape) == want, n
+    _, back, qc_back = load_quantized(out)
+    ids = torch.tensor([expected["prompt_ids"]])
+    with torch.no_grad():
+        assert torch.equal(back(ids), model(ids))
+    assert qc_back == qc

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from lowbit_train.quant import (
-    DynamicScaleQuantizer, LsqQuantizer, PactQuantizer, RtnQuantizer, expand_scale, fake_quant_act, k_levels,
-    make_quantizer, quantize_activation, rtn_quantize, weight_codes,
+    DynamicScaleQuantizer, GroupDynamicScaleQuantizer, LsqQuantizer, PactQuantizer, RtnQuantizer, expand_scale,
+    fake_quant_act, k_levels, make_quantizer, mse_alphas, quantize_activation, rtn_alphas, rtn_quantize, weight_codes,
 )
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -272,3 +272,65 @@ def test_state_dict_round_trip_counts_as_initialised():
     fresh = DynamicScaleQuantizer(4)
     fresh.load_state_dict(q.state_dict())
     assert torch.equal(fresh(w), q(w))
+
+
+# ─── group-wise dynamic scaling ───────────────────────────────────────────────────────────────────
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("bits", [2, 4, 8])
+@pytest.mark.parametrize("shape,axis", [((70, 33), 0), ((33, 70), 1), ((64, 64), 0)])  # ragged last groups too
+def test_group_dynamic_scale_export_matches_forward(bits, shape, axis, device):
+    torch.manual_seed(bits)
+    w = (torch.randn(*shape) * 0.03).to(device)
+    q = make_quantizer("quantgpt", bits, group_size=32, input_axis=axis).to(device)
+    assert isinstance(q, GroupDynamicScaleQuantizer)
+    q.init_from_weight(w)
+    codes, step = q.export(w)
+    groups = -(-shape[axis] // 32)
+    scale_shape = [groups, shape[1]] if axis == 0 else [shape[0], groups]
+    assert codes.dtype == torch.int8 and codes.shape == w.shape and list(step.shape) == scale_shape
+    assert int(codes.abs().max()) <= k_levels(bits)
+    assert_bits_equal(q(w), codes.float() * expand_scale(step, w.shape, axis, 32), "group w_hat")
+    # each block's α is γ · the mean |w| of its real members (the ragged block's too)
+    a = q.block_alphas(w).detach().cpu()
+    wc = w.cpu()
+    if axis == 0:
+        expected = float(q.gamma) * wc[64:, 5].abs().mean() if shape[0] > 64 else float(q.gamma) * wc[32:64, 5].abs().mean()
+        got = a[-1, 5]
+    else:
+        expected = float(q.gamma) * wc[3, 64:].abs().mean() if shape[1] > 64 else float(q.gamma) * wc[3, 32:64].abs().mean()
+        got = a[3, -1]
+    assert float(got) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_group_dynamic_scale_gamma_gradient_by_hand():
+    """∂ℓ/∂γ = Σ_i g_i · slope_i · mean|w_group(i)|: module-wise QuantGPT's rule with each weight's own group mean."""
+    torch.manual_seed(3)
+    w = torch.randn(64, 8) * 0.05
+    q = GroupDynamicScaleQuantizer(4, 32, 0, init=0.9)
+    q.init_from_weight(w)
+    g = torch.randn_like(w)
+    w1 = w.clone().requires_grad_(True)
+    q(w1).backward(g)
+    alpha = q.alpha(w).detach()  # (64, 8)
+    means = expand_scale(w.abs().reshape(2, 32, 8).mean(dim=1), w.shape, 0, 32)
+    codes, _ = weight_codes(w, alpha, 4)
+    slope = torch.where(w.abs() >= alpha, torch.sign(w), codes / 7 - w / alpha)
+    assert float(q.gamma.grad) == pytest.approx(float((g * slope * means).sum()), rel=1e-4)
+    assert torch.equal(w1.grad, g * (w.abs() <= alpha).float())
+
+
+def test_group_dynamic_scale_init_rules():
+    torch.manual_seed(0)
+    w = torch.randn(96, 20)
+    q = GroupDynamicScaleQuantizer(2, 32, 0)  # "auto" → "mse" at 2 bits
+    q.init_from_weight(w)
+    blocks = w.reshape(3, 32, 20).permute(0, 2, 1).reshape(60, 32)
+    expected = float(mse_alphas(blocks, 2).sum()) / float(blocks.abs().mean(dim=1).sum())
+    assert float(q.gamma) == pytest.approx(expected, rel=1e-6)
+    q.init_from_weight(w, rule="maxabs")
+    assert float(q.gamma) == pytest.approx(float(blocks.abs().amax(dim=1).sum() / blocks.abs().mean(dim=1).sum()), rel=1e-6)
+    with pytest.raises(ValueError, match="group_size"):
+        GroupDynamicScaleQuantizer(2, 48, 0)
+    with pytest.raises(ValueError, match="quantgpt only"):
+        make_quantizer("lsq", 2, group_size=64)
