@@ -69,6 +69,7 @@ class TrainConfig:
     embedding_bits: int = 2
     activation_bits: int = 8
     gamma_init: str = "auto"  # QuantGPT's γ start: "auto", "maxabs", "mse" or a number (quant.DynamicScaleQuantizer)
+    group_size: int = 0  # 0: one scale per matrix (the paper's); 32/64/128/256: one per G input features (quantgpt only)
     quant_lr_scale: float = 1.0  # learning rate of the quantizers' own parameters (γ, α, s) ÷ the weights' lr
     # distillation
     lam: float = 0.1  # weight λ of the contrastive term
@@ -84,12 +85,16 @@ class TrainConfig:
     weight_decay: float = 0.1
     warmup_steps: int = 100
     max_steps: int = 2000
+    time_budget_s: float = 0.0  # > 0: after BUDGET_PROBE_STEPS, lower max_steps so training ends within this many seconds
     grad_clip: float = 1.0
     seed: int = 1337
     # evaluation and checkpoints
     eval_interval: int = 500  # steps between validation evaluations (0: only at the end)
     eval_tokens: int = 200_000  # tokens of the split scored by each evaluation (0: all)
     test_tokens: int = 0  # tokens of the test split scored at the end (0: all)
+    extra_tests: tuple[str, ...] = ()  # more token files in data_dir scored at the end, e.g. test_v1 (the old test split)
+    keep_best: bool = False  # end with the weights of the best validation evaluation, not the last step's
+    patience: int = 0  # stop after this many evaluations without a better validation perplexity (0: never)
     eval_context: int = 256  # sliding-window perplexity: window and stride (the runtime uses the same)
     eval_stride: int = 256
     ckpt_interval: int = 500  # steps between atomic checkpoints (0: none)
@@ -103,6 +108,9 @@ class TrainConfig:
 
 class NonFiniteLoss(RuntimeError):
     pass
+
+
+BUDGET_PROBE_STEPS = (10, 40)  # time_budget_s: the rate is measured between these steps (after CUDA warm-up)
 
 
 def rank_and_world() -> tuple[int, int, int]:
@@ -202,7 +210,7 @@ def build_student(cfg: TrainConfig, device: str) -> tuple[GPT2Config, GPT2, Opti
             p.requires_grad_(False)
     student.to(device)
     gamma_init = cfg.gamma_init if cfg.gamma_init in ("auto", "maxabs", "mse") else _number(cfg.gamma_init, "gamma_init")
-    quantize_model(student, quantizer, cfg.weight_bits, cfg.embedding_bits, cfg.activation_bits, gamma_init)
+    quantize_model(student, quantizer, cfg.weight_bits, cfg.embedding_bits, cfg.activation_bits, gamma_init, cfg.group_size)
     return config, student, teacher
 
 
@@ -255,6 +263,8 @@ def train(cfg: TrainConfig) -> dict:
 
     use_amp = cfg.amp and device.startswith("cuda")
     history, t_start, tokens_seen = [], time.time(), 0
+    best = {"valid_perplexity": math.inf, "step": None, "state": None}  # keep_best / patience
+    stale_evals, probe_time, budget_steps = 0, None, None
     setup_seconds = t_start - t_setup
     steps = range(start_step, cfg.max_steps if trains else 0)
     bar = tqdm(steps, disable=not (cfg.progress and tqdm and rank == 0), desc=cfg.method) if tqdm else steps
@@ -310,10 +320,35 @@ def train(cfg: TrainConfig) -> dict:
         if tqdm and hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{mean_loss:.4f}", tok_s=f"{tokens_seen / max(1e-9, time.time() - t_start):,.0f}")
         done = step + 1
-        if cfg.eval_interval and done % cfg.eval_interval == 0 and done < cfg.max_steps and rank == 0:
-            ppl = perplexity(student, valid_tokens, cfg.eval_context, cfg.eval_stride, device, cfg.eval_tokens)
-            history[-1]["valid_perplexity"] = ppl["perplexity"]
-            print(f"step {done}: valid perplexity {ppl['perplexity']:.3f}", file=sys.stderr, flush=True)
+        if cfg.time_budget_s > 0 and done - start_step in BUDGET_PROBE_STEPS:
+            if done - start_step == BUDGET_PROBE_STEPS[0]:
+                probe_time = time.time()
+            else:  # steps/s since the first probe; 5% kept back for evaluations and saving
+                rate = (BUDGET_PROBE_STEPS[1] - BUDGET_PROBE_STEPS[0]) / (time.time() - probe_time)
+                fits = done + int(0.95 * rate * (cfg.time_budget_s - (time.time() - t_start)))
+                budget_steps = _agree(min(cfg.max_steps, max(done, fits)), world, device)
+                if budget_steps < cfg.max_steps:
+                    print(f"time budget {cfg.time_budget_s:.0f}s at {rate:.2f} steps/s: max_steps {cfg.max_steps} -> "
+                          f"{budget_steps}", file=sys.stderr, flush=True)
+                    cfg.max_steps = budget_steps  # the cosine schedule follows (its warm-up is still running)
+        if cfg.eval_interval and done % cfg.eval_interval == 0 and done < cfg.max_steps:
+            stop = 0
+            if rank == 0:
+                ppl = perplexity(student, valid_tokens, cfg.eval_context, cfg.eval_stride, device, cfg.eval_tokens)
+                history[-1]["valid_perplexity"] = ppl["perplexity"]
+                print(f"step {done}: valid perplexity {ppl['perplexity']:.3f}", file=sys.stderr, flush=True)
+                if ppl["perplexity"] < best["valid_perplexity"]:
+                    stale_evals = 0
+                    best.update(valid_perplexity=ppl["perplexity"], step=done,
+                                state={k: v.detach().to("cpu", copy=True) for k, v in student.state_dict().items()}
+                                if cfg.keep_best else None)
+                else:
+                    stale_evals += 1
+                stop = int(cfg.patience > 0 and stale_evals >= cfg.patience)
+            if _agree(stop, world, device):
+                print(f"step {done}: no better validation perplexity in {cfg.patience} evaluations; stopping "
+                      f"(best {best['valid_perplexity']:.3f} at step {best['step']})", file=sys.stderr, flush=True)
+                break
         if cfg.ckpt_interval and done % cfg.ckpt_interval == 0 and rank == 0:
             state = {"model": student.state_dict(), "optimizer": optimizer.state_dict(), "step": done, "config": asdict(cfg)}
             if contrast is not None:
@@ -321,17 +356,35 @@ def train(cfg: TrainConfig) -> dict:
             atomic_torch_save(state, ckpt_path)
         if cfg.stop_after and done >= cfg.stop_after:
             return {"config": asdict(cfg), "killed_at": done, "history": history}
+        if done >= cfg.max_steps:  # time_budget_s may have lowered it below the range's end
+            break
     train_seconds = time.time() - t_start
-    result = {"config": asdict(cfg), "world_size": world, "steps": cfg.max_steps - start_step if trains else 0,
+    steps_run = (history[-1]["step"] + 1 - start_step) if history else 0
+    result = {"config": asdict(cfg), "world_size": world, "steps": steps_run if trains else 0,
               "train_seconds": train_seconds, "tokens_per_s": tokens_seen / train_seconds if tokens_seen else 0.0,
-              "final_loss": history[-1]["loss"] if history else None, "history": history[-50:]}
+              "final_loss": history[-1]["loss"] if history else None, "history": history[-50:],
+              "evals": [h for h in history if "valid_perplexity" in h]}
     result["setup_seconds"] = setup_seconds
+    result["time_budget_steps"] = budget_steps
     if rank == 0:
+        if best["step"] is not None:
+            result["best_eval"] = {"step": best["step"], "valid_perplexity": best["valid_perplexity"]}
+        final_is_best = True
+        if cfg.keep_best and best["state"] is not None:
+            last = perplexity(student, valid_tokens, cfg.eval_context, cfg.eval_stride, device, cfg.eval_tokens)
+            result["last_valid"] = {"step": steps_run + start_step, **last}
+            if best["valid_perplexity"] < last["perplexity"]:
+                student.load_state_dict(best["state"])
+                final_is_best = False
+        result["kept"] = "last step" if final_is_best else f"step {best['step']} (best validation)"
         t_eval = time.time()
         result["valid"] = perplexity(student, valid_tokens, cfg.eval_context, cfg.eval_stride, device, cfg.eval_tokens)
         test_path = os.path.join(cfg.data_dir, "test.bin")
         if os.path.exists(test_path):
             result["test"] = perplexity(student, load_tokens(test_path), cfg.eval_context, cfg.eval_stride, device, cfg.test_tokens)
+        for name in cfg.extra_tests:
+            result[name] = perplexity(student, load_tokens(os.path.join(cfg.data_dir, f"{name}.bin")), cfg.eval_context,
+                                      cfg.eval_stride, device, cfg.test_tokens)
         result["eval_seconds"] = time.time() - t_eval
         model_dir = os.path.join(cfg.out_dir, "model")
         tokenizer_dir = cfg.teacher if os.path.isdir(cfg.teacher) else None
@@ -340,16 +393,27 @@ def train(cfg: TrainConfig) -> dict:
         else:
             save_quantized(student, model_dir, {
                 "weight_bits": cfg.weight_bits, "embedding_bits": cfg.embedding_bits, "activation_bits": cfg.activation_bits,
-                "method": cfg.method}, tokenizer_dir=tokenizer_dir)
+                "method": cfg.method, "granularity": "group" if cfg.group_size else "module", "group_size": cfg.group_size},
+                tokenizer_dir=tokenizer_dir)
         with open(os.path.join(cfg.out_dir, "metrics.json.tmp"), "w") as f:
             json.dump(result, f, indent=1)
         os.replace(os.path.join(cfg.out_dir, "metrics.json.tmp"), os.path.join(cfg.out_dir, "metrics.json"))
         print(json.dumps({k: result[k] for k in ("setup_seconds", "steps", "train_seconds", "tokens_per_s", "final_loss",
                                                  "eval_seconds")} |
-                         {"valid_ppl": result["valid"]["perplexity"], "test_ppl": result.get("test", {}).get("perplexity")}),
+                         {"valid_ppl": result["valid"]["perplexity"], "test_ppl": result.get("test", {}).get("perplexity")} |
+                         {f"{name}_ppl": result[name]["perplexity"] for name in cfg.extra_tests}),
               flush=True)
     result["student"] = student  # for callers in-process (tests compare ranks); not in metrics.json
     return result
+
+
+def _agree(value: int, world: int, device: str) -> int:
+    """rank 0's value on every rank (a no-op alone): decisions one rank makes, taken by all of them."""
+    if world == 1:
+        return value
+    t = torch.tensor([value], dtype=torch.int64, device=device)
+    dist.broadcast(t, 0)
+    return int(t)
 
 
 def main(argv: list[str]) -> None:

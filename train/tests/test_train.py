@@ -120,3 +120,42 @@ def test_ddp_two_ranks_match_one_process(corpus):
                         max_steps=4, ckpt_interval=4))
     for a, b in zip(r0["history"], single["history"]):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-4), (a, b)
+
+
+def test_keep_best_patience_and_extra_tests(corpus):
+    """keep_best ends with the best evaluation's weights; patience stops a run whose validation stopped improving;
+    extra_tests scores more token files (the old test split, test_v1) at the end."""
+    (corpus / "data" / "test.bin").rename(corpus / "data" / "test_v1.bin")
+    np.arange(300, dtype="<u2").tofile(corpus / "data" / "test.bin")
+    # lr 0.3 from step 2 on makes the model worse after its first evaluation: the best is the first.
+    result = train(tiny(corpus, max_steps=40, warmup_steps=1, lr=0.3, min_lr=0.3, eval_interval=2, keep_best=True,
+                        patience=3, extra_tests=("test_v1",)))
+    evals = result["evals"]
+    best = min(evals, key=lambda e: e["valid_perplexity"])
+    assert result["best_eval"] == {"step": best["step"] + 1, "valid_perplexity": best["valid_perplexity"]}
+    assert result["steps"] < 40, "patience did not stop the run"
+    assert len(evals) == [e["step"] for e in evals].index(best["step"]) + 1 + 3  # 3 worse evaluations, then stop
+    if result["last_valid"]["perplexity"] > best["valid_perplexity"]:
+        assert result["kept"] == f"step {best['step'] + 1} (best validation)"
+        assert result["valid"]["perplexity"] == pytest.approx(best["valid_perplexity"], rel=1e-6)
+    assert result["test_v1"]["perplexity"] > 1 and result["test_v1"]["scored_tokens"] != result["test"]["scored_tokens"]
+    metrics = json.load(open(corpus / "run" / "metrics.json"))
+    assert metrics["test_v1"] == result["test_v1"] and metrics["kept"] == result["kept"]
+
+
+def test_time_budget_lowers_max_steps(corpus, monkeypatch):
+    """A fake clock that advances one second per training step: 1 step/s between the probe steps 10 and 40, so at
+    step 40 (40 s in) a 100 s budget fits 40 + ⌊0.95 · 1 · 60⌋ = 97 steps."""
+    import lowbit_train.train as train_module
+    clock = {"now": 0.0}
+    real_batch = train_module.global_batch
+
+    def batch_and_tick(tokens, step, cfg):
+        clock["now"] += 1.0
+        return real_batch(tokens, step, cfg)
+
+    monkeypatch.setattr(train_module, "global_batch", batch_and_tick)
+    monkeypatch.setattr(train_module.time, "time", lambda: clock["now"])
+    result = train(tiny(corpus, max_steps=10_000, time_budget_s=100))
+    assert result["time_budget_steps"] == 97
+    assert result["steps"] == 97 and result["config"]["max_steps"] == 97
