@@ -7,7 +7,10 @@
 #                 for a free machine); N above the GPU count shares them: with 2 runs per H100 each ran at
 #                 68-81% of its speed alone (this model leaves a GPU mostly idle): 1.4-1.6x the throughput
 #   --deadline S  start no run later than S seconds after this script began (runs left are listed as skipped)
-# EXCLUDE=PATTERN leaves matching paths out of the pack (EXCLUDE='*/model': metrics and logs only).
+# EXCLUDE=PATTERN leaves matching paths out of the pack (EXCLUDE='*/model': metrics and logs only); PACK=0 packs
+# nothing (a caller that packs itself). RUN_ARGS='--key=value …' is added to every run (a CPU dry run of a list:
+# RUN_ARGS='--device=cpu --max_steps=3 --eval_tokens=2000 --test_tokens=2000'). DEADLINE_FILE=PATH: a number in that file, read before each run starts,
+# replaces --deadline (so a long detached run can be cut short or given more time from another call).
 #
 #   bash train/gpu_run.sh -j 2 sweep.txt scaling.txt      # then here: cat $OUT/runs.tgz.part-* | tar xz
 set -euo pipefail
@@ -33,12 +36,16 @@ one_run() {
     export CUDA_VISIBLE_DEVICES=$gpu
   fi
   echo "=== $(date +%T) $name (${launch[0]}${CUDA_VISIBLE_DEVICES:+ on GPU $gpu}) $*"
-  "${launch[@]}" "$@" --out_dir="runs/$name" --progress=false > "runs/$name.log" 2>&1 || echo "run $name FAILED"
+  # shellcheck disable=SC2086
+  "${launch[@]}" "$@" --out_dir="runs/$name" --progress=false ${RUN_ARGS:-} > "runs/$name.log" 2>&1 || echo "run $name FAILED"
   echo "--- $(date +%T) $name: $(tail -n 1 "runs/$name.log")"
   rm -f "runs/$name/ckpt.pt"  # optimizer state: not needed back here
 }
 
-past_deadline() { [ "$deadline" -gt 0 ] && [ "$SECONDS" -ge "$deadline" ]; }
+past_deadline() {
+  if [ -n "${DEADLINE_FILE:-}" ] && [ -s "$DEADLINE_FILE" ]; then deadline=$(cat "$DEADLINE_FILE"); fi
+  [ "$deadline" -gt 0 ] && [ "$SECONDS" -ge "$deadline" ]
+}
 
 # run_queue GPU LINE...: the lines one after another on GPU
 run_queue() {
@@ -84,5 +91,7 @@ while [ $# -gt 0 ]; do
     *) run_list "$1"; shift ;;
   esac
 done
-tar czf - --exclude="${EXCLUDE:-__none__}" runs | split -b 15M - "$out/runs.tgz.part-"
-ls -la "$out"
+if [ "${PACK:-1}" != 0 ]; then
+  tar czf - --exclude="${EXCLUDE:-__none__}" runs | split -b 15M - "$out/runs.tgz.part-"
+  ls -la "$out"
+fi
