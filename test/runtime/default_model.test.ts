@@ -1,5 +1,6 @@
-// The embedded default model (`npm start`): the QuantGPT W-E-A 2-2-8 export of the trained student loads,
-// generates, streams the same text it reports in JSON, and is not flagged untrained.
+// The shipped models: the embedded default (`npm start`, the QuantGPT W-E-A 2-2-8 export of the trained student), its
+// 4-4-8 sibling and the 124M-shaped 2-2-8 student each load, generate, stream the same text they report in JSON,
+// and are not flagged untrained.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -7,7 +8,7 @@ import { it } from "node:test";
 import { runCli } from "../helpers/cli.js";
 import { ROOT } from "../helpers/fixtures.js";
 
-for (const name of ["quantgpt-228", "quantgpt-448"]) {
+for (const name of ["quantgpt-228", "quantgpt-448", "quantgpt124m-228"]) {
   it(`models/${name}.onnx generates 16 tokens`, () => {
     const model = join(ROOT, "models", `${name}.onnx`);
     const args = ["generate", "--model", model, "--prompt", "The President said that", "--max-new-tokens", "16"];
