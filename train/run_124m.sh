@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 12's GPU pipeline in one detached job: the teachers (train/runs_124m_teachers.txt), the pick of the best
-# one by validation perplexity, the method grid on it (train/runs_124m_grid.txt, -j 4 with a deadline), then
+# one by validation perplexity, the method grid on it (train/runs_124m_grid.txt, one run per GPU, with a deadline), then
 # what comes back: metrics and logs of every run (no weights) and the best 2-2-8 student packed at its bit
 # width (lowbit_train.transport), split into 15 MB parts, all in $RESULT (default /tmp/result).
 #
@@ -53,7 +53,9 @@ json.dump({"selected": best, "valid_perplexity": scores}, open("runs/teacher-sel
 print(f"teacher: {best}")
 PY
 [ -s runs/grid_deadline ] || echo "${GRID_DEADLINE:-600}" > runs/grid_deadline
-DEADLINE_FILE=runs/grid_deadline PACK=0 bash train/gpu_run.sh -j 4 train/runs_124m_grid.txt
+# One run per GPU: at this size four runs sharing one H200 ran at 22-25k tokens/s each, 92k together, against
+# 79-92k for one alone (docs/RESULTS.md), so sharing only delays the first results.
+DEADLINE_FILE=runs/grid_deadline PACK=0 bash train/gpu_run.sh -j "$gpus" train/runs_124m_grid.txt
 echo "grid done at ${SECONDS}s"
 
 # What comes back: the best 2-2-8 student by validation perplexity, packed; metrics and logs of every run.
