@@ -9,7 +9,7 @@ import { readGpt2Checkpoint, weightFiles, type Gpt2Checkpoint } from "../../src/
 import { partPath } from "../../src/export/safetensors.js";
 import { fixtureDir, ROOT, tempDir } from "../helpers/fixtures.js";
 
-const FILE_LIMIT = 16 * 2 ** 20; // the repository's limit on a data file in models/
+const FILE_LIMIT = 48 * 2 ** 20; // the repository's limit on a model file in models/ (16 MiB before the 124M student)
 
 /** Cuts `file` into parts of at most maxBytes (the last may be shorter), then removes it; returns the parts. */
 function splitFile(file: string, maxBytes: number): string[] {
@@ -75,7 +75,7 @@ describe("models/teacher", () => {
     assert.deepEqual(ckpt.tensors.get("wte.weight")?.shape, [50257, 256]);
   });
 
-  it("every file in models/ is under 16 MiB", () => {
+  it("every file in models/ is under 48 MiB", () => {
     const files = readdirSync(join(ROOT, "models"), { recursive: true, encoding: "utf8" })
       .map((f) => join(ROOT, "models", f))
       .filter((f) => statSync(f).isFile());
