@@ -33,6 +33,7 @@ from .safetensors_io import read_safetensors, safetensors_exists, safetensors_si
 
 QUANTIZED_FORMAT = "lowbit-quantized-checkpoint"
 QUANTIZED_FORMAT_VERSION = 1
+VOCAB_MATRICES = ("wte.weight", "lm_head.weight")  # (V, C): quantized at embedding_bits, input axis 1
 SHARD_BYTES = 16 * 2**20  # default file limit: files coming back from the GPU machine are capped at 16 MiB
 _IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias")  # causal-mask buffers some checkpoints carry
 _SHARD_NAME = re.compile(r"model-\d{5}-of-\d{5}\.safetensors$")
@@ -457,7 +458,7 @@ def load_quantized(path: str, device: str = "cpu") -> Tuple[GPT2Config, GPT2, di
             if f"{name}.qweight" in stored:
                 (codes, file), (scale, _) = stored[f"{name}.qweight"], stored[f"{name}.scale"]
                 _check_shape(codes, shape, f"{name}.qweight", file)
-                axis = 1 if name in ("wte.weight", "lm_head.weight") else 0
+                axis = 1 if name in VOCAB_MATRICES else 0
                 scale = scale.float().reshape(()) if G == 0 else scale.float()
                 state[name].copy_(codes.float() * expand_scale(scale, shape, axis, G))
             elif name in stored:

@@ -322,17 +322,21 @@ class DynamicScaleQuantizer(WeightQuantizer):
         rule = self.init if rule is None else rule
         if rule == "auto":
             rule = "mse" if self.bits == 2 else "maxabs"
-        mean = w.detach().float().abs().mean()
         if isinstance(rule, (int, float)):
             gamma = float(rule)
         elif rule in ("maxabs", "mse"):
-            top = rtn_alphas(w.reshape(1, -1), self.bits, rule).reshape(())
-            gamma = float(top / mean) if mean > 0 else 1.0
+            gamma = self._gamma_for_clip(w.detach().float(), rule)
         else:
             raise ValueError(f"unknown init rule {rule!r}: expected 'auto', 'maxabs', 'mse' or a number")
         with torch.no_grad():
             self.gamma.fill_(gamma)
         self._initialized = True
+
+    def _gamma_for_clip(self, w: torch.Tensor, rule: str) -> float:
+        """γ that puts α at the `rule` clip ("maxabs" or "mse") of the whole matrix."""
+        mean = w.abs().mean()
+        top = rtn_alphas(w.reshape(1, -1), self.bits, rule).reshape(())
+        return float(top / mean) if mean > 0 else 1.0
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         self._check_initialized()
@@ -366,31 +370,32 @@ class GroupDynamicScaleQuantizer(DynamicScaleQuantizer):
     def block_alphas(self, w: torch.Tensor) -> torch.Tensor:
         """γ · mean|w_g| per block, in scale_shape; a ragged last group's mean is over its real members."""
         blocks, scale_shape = _blocks(w.detach().float().abs(), self.input_axis, self.group_size)  # (n, G)
-        counts = _blocks(torch.ones_like(w, dtype=torch.float32), self.input_axis, self.group_size)[0].sum(dim=1)
-        return (self.gamma * (blocks.sum(dim=1) / counts)).reshape(scale_shape)
+        return (self.gamma * (blocks.sum(dim=1) / self._members(w, scale_shape))).reshape(scale_shape)
+
+    def _members(self, w: torch.Tensor, scale_shape: list) -> torch.Tensor:
+        """Real weights per block (n,): G, or fewer in a ragged last group. Made once per weight shape and device,
+        not at every forward."""
+        key = (tuple(w.shape), w.device)
+        if getattr(self, "_members_key", None) != key:
+            dim = w.shape[self.input_axis]
+            per_group = torch.full((scale_shape[self.input_axis],), float(self.group_size), device=w.device)
+            per_group[-1] = dim - (scale_shape[self.input_axis] - 1) * self.group_size
+            per_block = per_group[:, None].expand(scale_shape) if self.input_axis == 0 else per_group[None, :].expand(scale_shape)
+            self._members_cache, self._members_key = per_block.reshape(-1).contiguous(), key
+        return self._members_cache
 
     def alpha(self, w: torch.Tensor) -> torch.Tensor:  # w's shape
         return expand_scale(self.block_alphas(w), w.shape, self.input_axis, self.group_size)
 
-    def init_from_weight(self, w: torch.Tensor, rule: Union[str, float, None] = None) -> None:
-        rule = self.init if rule is None else rule
-        if rule == "auto":
-            rule = "mse" if self.bits == 2 else "maxabs"
-        if isinstance(rule, (int, float)):
-            gamma = float(rule)
-        elif rule in ("maxabs", "mse"):
-            blocks, _ = _blocks(w.detach().float(), self.input_axis, self.group_size)  # (n, G)
-            n = blocks.shape[0]
-            if n > GROUP_INIT_SAMPLE:
-                blocks = blocks[(torch.arange(GROUP_INIT_SAMPLE, dtype=torch.int64) * n) // GROUP_INIT_SAMPLE]
-            clips = blocks.abs().amax(dim=1) if rule == "maxabs" else mse_alphas(blocks, self.bits)
-            total = float(blocks.abs().sum(dim=1).sum()) / blocks.shape[1]  # Σ mean|w_g| (padding counted as zeros)
-            gamma = float(clips.sum()) / total if total > 0 else 1.0
-        else:
-            raise ValueError(f"unknown init rule {rule!r}: expected 'auto', 'maxabs', 'mse' or a number")
-        with torch.no_grad():
-            self.gamma.fill_(gamma)
-        self._initialized = True
+    def _gamma_for_clip(self, w: torch.Tensor, rule: str) -> float:
+        """γ = Σ clip(g) / Σ mean|w_g| over (a sample of) the blocks."""
+        blocks, _ = _blocks(w, self.input_axis, self.group_size)  # (n, G)
+        n = blocks.shape[0]
+        if n > GROUP_INIT_SAMPLE:
+            blocks = blocks[(torch.arange(GROUP_INIT_SAMPLE, dtype=torch.int64) * n) // GROUP_INIT_SAMPLE]
+        clips = blocks.abs().amax(dim=1) if rule == "maxabs" else mse_alphas(blocks, self.bits)
+        total = float(blocks.abs().sum(dim=1).sum()) / blocks.shape[1]  # Σ mean|w_g| (padding counted as zeros)
+        return float(clips.sum()) / total if total > 0 else 1.0
 
     @torch.no_grad()
     def export(self, w):

@@ -19,7 +19,7 @@ from typing import Dict
 
 import torch
 
-from .model import SHARD_BYTES, _read_config, _read_tensors, _write_checkpoint
+from .model import SHARD_BYTES, VOCAB_MATRICES, _read_config, _read_tensors, _write_checkpoint
 from .quant import k_levels
 from .safetensors_io import read_safetensors, write_safetensors
 
@@ -28,7 +28,7 @@ PACK_VERSION = 1
 
 
 def _bits_of(name: str, qc: dict) -> int:
-    return qc["embedding_bits"] if name in ("wte.weight", "lm_head.weight") else qc["weight_bits"]
+    return qc["embedding_bits"] if name in VOCAB_MATRICES else qc["weight_bits"]
 
 
 def pack_codes(codes: torch.Tensor, bits: int) -> torch.Tensor:
