@@ -32,7 +32,7 @@ import type { Kernels } from "../src/runtime/kernels.js";
 import { seededRandom } from "../src/runtime/sampling.js";
 import { BART_BASE, makeRandomBart } from "../scripts/make_random_bart.js";
 import { openOrtBart, ortEncode, ortStepper, releaseOrtBart, type EncoderOutput } from "./ort_bart.js";
-import { childMain, engineName, fmt, machineInfo, median, peakRssBytes, runChild, selectModels } from "./harness.js";
+import { childMain, engineName, type EngineRun, fmt, machineInfo, median, peakRssBytes, runChild, selectModels } from "./harness.js";
 import { importOrtWeb, ortRuntime } from "./ort_web.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -216,16 +216,10 @@ interface KernelProfile {
   beam_step_kernels_ms: Record<string, number>;
 }
 
-interface ChildResult extends Timings {
-  engine: "lowbit" | "ort-web" | "ort-node";
+interface ChildResult extends Timings, EngineRun {
   enc_level: string;
   dec_level: string;
-  threads: string;
-  load_ms: number;
-  peak_rss_bytes: number;
-  versions: Record<string, string>;
   lowbit?: { variant: string; wasm_memory_bytes: number; weight_bytes: number; cache_bytes: number; memory_ratio: number; profile: KernelProfile };
-  ort_web_wasm?: string;
 }
 
 const defaultsOf = (folder: string) => JSON.parse(readFileSync(join(folder, "generation_config.json"), "utf8")) as GenerationDefaults;

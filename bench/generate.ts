@@ -36,7 +36,7 @@ import { loadGpt2Model } from "../src/runtime/index.js";
 import { GPT2_124M, makeRandomGpt2 } from "../scripts/make_random_gpt2.js";
 import { openOrtGpt2, ortGreedy, ortStep, type Gpt2Dims } from "./ort_gpt2.js";
 import { seededRandom } from "../src/runtime/sampling.js";
-import { childMain, engineName, fmt, machineInfo, median, peakRssBytes, runChild, selectModels } from "./harness.js";
+import { childMain, engineName, type EngineRun, fmt, machineInfo, median, peakRssBytes, runChild, selectModels } from "./harness.js";
 import { importOrtWeb, ortRuntime } from "./ort_web.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -200,15 +200,9 @@ async function measure(engine: Engine, a: ChildArgs): Promise<Timings> {
   };
 }
 
-interface ChildResult extends Timings {
-  engine: "lowbit" | "ort-web" | "ort-node";
+interface ChildResult extends Timings, EngineRun {
   level: string;
-  threads: string;
-  load_ms: number;
-  peak_rss_bytes: number;
-  versions: Record<string, string>;
   lowbit?: { variant: string; wasm_memory_bytes: number; weight_bytes: number; kv_cache_bytes: number; kv_rows: number; memory_ratio: number };
-  ort_web_wasm?: string;
 }
 
 async function childLowbit(a: ChildArgs): Promise<ChildResult> {

@@ -37,6 +37,16 @@ export function machineInfo(loadavgStart: number[]) {
   return { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, memory_bytes: totalmem(), node: process.version, loadavg_start: loadavgStart, loadavg_end: loadavg() };
 }
 
+/** What every engine's child process reports beside its timings (bench/generate.ts, bench/bart.ts). */
+export interface EngineRun {
+  engine: "lowbit" | "ort-web" | "ort-node";
+  threads: string;
+  load_ms: number;
+  peak_rss_bytes: number;
+  versions: Record<string, string>;
+  ort_web_wasm?: string;
+}
+
 export const fmt = (x: number | undefined, digits = 1): string => (x === undefined || !Number.isFinite(x) ? "—" : x.toFixed(digits));
 
 export const engineName = (engine: "lowbit" | "ort-web" | "ort-node"): string =>

@@ -9,7 +9,6 @@
 // PyTorch (CPU, fp32 fake-quant, `python3 -m lowbit_train.evaluate`) scores the same slice, and the two
 // must agree within 1%; for the runs named in --full the runtime also scores the whole split.
 
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -19,6 +18,7 @@ import { exportGpt2 } from "../src/export/export.js";
 import { writeFileAtomic } from "../src/export/atomic_write.js";
 import { loadGpt2Model } from "../src/runtime/index.js";
 import { perplexity } from "../src/runtime/perplexity.js";
+import { torchPerplexity } from "./torch_perplexity.js";
 
 interface Metrics {
   config: { method: string; weight_bits: number; embedding_bits: number; activation_bits: number; eval_context: number; eval_stride: number; n_layer: number; n_embd: number; batch_size: number; seed: number } & Record<string, unknown>;
@@ -100,9 +100,7 @@ for (const name of readdirSync(o.runs).sort()) {
   const torchPpl = m.test?.perplexity;
   let torchSlice: number | undefined;
   if (checks.has(name)) {
-    const out = execFileSync("/usr/bin/python3", ["-m", "lowbit_train.evaluate", "--model", modelDir, "--tokens", join(o.data, "test.bin"),
-      "--context", String(m.config.eval_context), "--stride", String(m.config.eval_stride), "--max-tokens", String(tokens.length)], { env: { ...process.env, PYTHONPATH: "train" }, encoding: "utf8" });
-    torchSlice = (JSON.parse(out.trim().split("\n").pop()!) as { perplexity: number }).perplexity;
+    torchSlice = torchPerplexity(modelDir, join(o.data, "test.bin"), m.config.eval_context, m.config.eval_stride, tokens.length);
   }
   const full = fullSplit.has(name) ? perplexity(model.executor, test, { context: m.config.eval_context, stride: m.config.eval_stride }) : undefined;
   const row: Row = {

@@ -9,7 +9,6 @@
 // slice at ~50 tokens/s on this 2-core machine, Debian's CPU torch at ~14; a later run without --check keeps
 // the figures bench/results/training_124m.json holds for a run whose test perplexity is unchanged.
 
-import { execFileSync } from "node:child_process";
 import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -19,6 +18,8 @@ import { exportGpt2 } from "../src/export/export.js";
 import { writeFileAtomic } from "../src/export/atomic_write.js";
 import { loadGpt2Model } from "../src/runtime/index.js";
 import { perplexity } from "../src/runtime/perplexity.js";
+import { fmt as fixed, median } from "../bench/harness.js";
+import { torchPerplexity } from "./torch_perplexity.js";
 
 interface Ppl { perplexity: number; scored_tokens: number }
 interface Metrics {
@@ -41,7 +42,7 @@ const teachers = runs.filter((n) => n.startsWith("teacher-") && !lstatSync(join(
 const picked = JSON.parse(readFileSync(join(o.runs, "teacher-selected.json"), "utf8")) as { selected: string };
 const teacher = load(picked.selected);
 const grid = runs.filter((n) => !n.startsWith("teacher-")).map((name) => ({ name, m: load(name) }));
-const fmt = (x: number | undefined, d = 2) => (x === undefined ? "—" : x.toFixed(d));
+const fmt = (x: number | undefined, d = 2) => fixed(x, d);
 const wea = (m: Metrics) => `${m.config.weight_bits}-${m.config.embedding_bits}-${m.config.activation_bits}`;
 const QAT = JSON.parse(readFileSync("train/configs/qat_124m.json", "utf8")) as Record<string, unknown>;
 const differs = (m: Metrics, keys: string[]) => keys
@@ -69,20 +70,13 @@ for (const name of o.check.split(",").filter(Boolean)) {
   const runtime = perplexity(model.executor, slice, { context: Number(m.config.eval_context), stride: Number(m.config.eval_stride) });
   const runtimeSeconds = (performance.now() - t0) / 1e3;
   t0 = performance.now();
-  const out = execFileSync("/usr/bin/python3", ["-m", "lowbit_train.evaluate", "--model", modelDir, "--tokens", join(o.data, "test.bin"),
-    "--context", String(m.config.eval_context), "--stride", String(m.config.eval_stride), "--max-tokens", String(slice.length)],
-  { env: { ...process.env, PYTHONPATH: "train" }, encoding: "utf8" });
-  const torch = (JSON.parse(out.trim().split("\n").pop()!) as { perplexity: number }).perplexity;
+  const torch = torchPerplexity(modelDir, join(o.data, "test.bin"), Number(m.config.eval_context), Number(m.config.eval_stride), slice.length);
   checks[name] = { runtime: runtime.perplexity, torch, ratio: runtime.perplexity / torch, file_mb: report.file_bytes / 2 ** 20,
     weights_ratio: report.weights_ratio, runtime_s: runtimeSeconds, torch_s: (performance.now() - t0) / 1e3,
     test_ppl: m.test.perplexity, measured: new Date().toISOString().slice(0, 10) };
   console.error(`${name}: runtime ${runtime.perplexity.toFixed(4)} PyTorch ${torch.toFixed(4)} on ${runtime.scoredTokens} tokens`);
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return (s[Math.floor((s.length - 1) / 2)] + s[Math.ceil((s.length - 1) / 2)]) / 2;
-};
 const x = (ppl: number) => fmt(ppl / teacher.test.perplexity, 3);
 const teacherLines = teachers.map((name) => {
   const m = load(name);
