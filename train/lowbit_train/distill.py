@@ -77,25 +77,30 @@ class ContrastiveDistillation(nn.Module):
         """Projected teacher representations (B, T, D); the bank update uses these (gathered across ranks)."""
         return self.teacher_proj(teacher_hidden.float())
 
-    def forward(self, student_hidden: torch.Tensor, teacher_keys: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:
-        """student_hidden (B, T, C), teacher_keys (B, T, D) from teacher_keys(), token_ids (B, T). Call
-        bank.update first in "bank" mode. All sequences at once: each row's softmax runs over one shared key
-        set with the keys its own sequence may not see masked to −inf, which is the per-sequence loss of the
-        module docstring exactly (tests/test_distill.py checks it against a loop over sequences)."""
+    def forward(self, student_hidden: torch.Tensor, teacher_keys: torch.Tensor, token_ids: torch.Tensor,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        """student_hidden (B, T, C), teacher_keys (B, T, D) from teacher_keys(), token_ids (B, T); mask (B, T)
+        bool marks real tokens (None: all are; padding is neither a query nor a key). Call bank.update first
+        in "bank" mode. All sequences at once: each row's softmax runs over one shared key set with the keys
+        its own sequence may not see masked to −inf, which is the per-sequence loss of the module docstring
+        exactly (tests/test_distill.py checks it against a loop over sequences)."""
         q = F.normalize(self.student_proj(student_hidden.float()), dim=-1)  # (B, T, D)
         B, T = token_ids.shape
+        if mask is None:
+            mask = torch.ones(B, T, dtype=torch.bool, device=q.device)
+        row = torch.arange(B, device=q.device)[:, None].expand(B, T)[mask]  # (N,): the sequence of each real token
         if self.mode == "bank":
-            distinct, target = torch.unique(token_ids, return_inverse=True)  # (U), (B, T): the batch's tokens
+            distinct, target = torch.unique(token_ids[mask], return_inverse=True)  # (U), (N): the batch's tokens
             keys = self.bank.keys[distinct]  # (U, D)
-            logits = q @ keys.t() / self.temperature  # (B, T, U)
+            logits = q[mask] @ keys.t() / self.temperature  # (N, U)
             in_sequence = torch.zeros(B, len(distinct), dtype=torch.bool, device=q.device)
-            in_sequence.scatter_(1, target, True)  # (B, U): the distinct tokens of each sequence
-            logits = logits.masked_fill(~in_sequence[:, None, :], float("-inf"))
+            in_sequence[row, target] = True  # (B, U): the distinct tokens of each sequence
+            logits = logits.masked_fill(~in_sequence[row], float("-inf"))
         else:
             keys = F.normalize(teacher_keys.float(), dim=-1)  # (B, T, D)
             logits = q @ keys.transpose(1, 2) / self.temperature  # (B, T, T)
             same = token_ids[:, :, None] == token_ids[:, None, :]  # (B, T, T)
             eye = torch.eye(T, dtype=torch.bool, device=q.device)
-            logits = logits.masked_fill(same & ~eye, float("-inf"))
-            target = torch.arange(T, device=q.device).expand(B, T)
-        return F.cross_entropy(logits.reshape(B * T, -1), target.reshape(-1), reduction="sum") / token_ids.numel()
+            logits = logits.masked_fill((same & ~eye) | ~mask[:, None, :], float("-inf"))[mask]  # (N, T)
+            target = torch.arange(T, device=q.device).expand(B, T)[mask]  # (N,)
+        return F.cross_entropy(logits, target, reduction="sum") / max(1, int(mask.sum()))

@@ -33,7 +33,7 @@ from .safetensors_io import read_safetensors, safetensors_exists, safetensors_si
 
 QUANTIZED_FORMAT = "lowbit-quantized-checkpoint"
 QUANTIZED_FORMAT_VERSION = 1
-VOCAB_MATRICES = ("wte.weight", "lm_head.weight")  # (V, C): quantized at embedding_bits, input axis 1
+VOCAB_MATRICES = ("wte.weight", "lm_head.weight", "model.shared.weight")  # (V, C), GPT-2's and BART's: embedding_bits, input axis 1
 SHARD_BYTES = 16 * 2**20  # default file limit: files coming back from the GPU machine are capped at 16 MiB
 _IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias")  # causal-mask buffers some checkpoints carry
 _SHARD_NAME = re.compile(r"model-\d{5}-of-\d{5}\.safetensors$")
@@ -102,6 +102,8 @@ class Conv1D(nn.Module):
     kept so names and shapes match GPT-2 checkpoints and the exporter's MatMul. Optionally fake-quantizes
     W (weight_quantizer) and its input rows (quantize_input: per-token int8, as the exported graph does)."""
 
+    input_axis = 0  # quantize_model: groups and init run along the input features (rows of (K, N))
+
     def __init__(self, nx: int, nf: int):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(nx, nf))  # (K, N)
@@ -121,6 +123,8 @@ class VocabMatrix(nn.Module):
     wte is one; an untied lm_head is another. Its quantizer runs once per forward on the whole matrix, and
     the lookup and the tied head read that one fake-quantized copy, as the exported graph's DequantizeLinear
     output feeds both its Gather and its Gemm."""
+
+    input_axis = 1  # quantize_model: groups and init run along C
 
     def __init__(self, V: int, C: int):
         super().__init__()
@@ -277,11 +281,10 @@ def quantize_model(model: GPT2, method: str, weight_bits: int, embedding_bits: O
         bits = embedding_bits if isinstance(holder, VocabMatrix) else weight_bits
         quantizer = None
         if bits != 32:
-            input_axis = 1 if isinstance(holder, VocabMatrix) else 0  # (V, C) embeddings; (K, N) linear weights
-            quantizer = make_quantizer(method, bits, gamma_init, group_size, input_axis).to(holder.weight.device)
+            quantizer = make_quantizer(method, bits, gamma_init, group_size, holder.input_axis).to(holder.weight.device)
             quantizer.init_from_weight(holder.weight.detach())
         holder.weight_quantizer = quantizer
-        if isinstance(holder, Conv1D):
+        if hasattr(holder, "quantize_input"):  # linear layers (GPT-2's Conv1D, BART's QLinear)
             holder.quantize_input = activation_bits == 8
     model.quantize_head_input = activation_bits == 8 and embedding_bits != 32
     model.quantization = {"method": method, "weight_bits": weight_bits, "embedding_bits": embedding_bits,
@@ -291,11 +294,12 @@ def quantize_model(model: GPT2, method: str, weight_bits: int, embedding_bits: O
 
 
 def _unwrap(model: nn.Module) -> GPT2:
-    """The GPT2 inside a DistributedDataParallel (.module) or torch.compile (._orig_mod) wrapper."""
-    while not isinstance(model, GPT2):
+    """The model (GPT2, or bart.Bart: anything with quantizable()) inside a DistributedDataParallel (.module)
+    or torch.compile (._orig_mod) wrapper."""
+    while not hasattr(model, "quantizable"):
         inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None)
         if inner is None:
-            raise TypeError(f"expected a GPT2 model, found {type(model).__name__}")
+            raise TypeError(f"expected a GPT2 or BART model, found {type(model).__name__}")
         model = inner
     return model
 
@@ -426,7 +430,7 @@ def _check_quantized(model: GPT2, qc: dict) -> Dict[str, WeightQuantizer]:
         q = holder.weight_quantizer
         if (q.bits if q is not None else 32) != bits:
             raise ValueError(f"{name}: quantized to {q.bits if q is not None else 32} bits, but quantization_config says {bits}")
-        if isinstance(holder, Conv1D) and holder.quantize_input != act8:
+        if hasattr(holder, "quantize_input") and holder.quantize_input != act8:
             raise ValueError(f"{name}: input quantization is {holder.quantize_input}, but activation_bits is {qc['activation_bits']}")
         if q is not None and getattr(q, "group_size", 0) != qc["group_size"]:
             raise ValueError(f"{name}: group size {getattr(q, 'group_size', 0)}, but quantization_config says {qc['group_size']}")

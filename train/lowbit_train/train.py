@@ -214,6 +214,21 @@ def build_student(cfg: TrainConfig, device: str) -> tuple[GPT2Config, GPT2, Opti
     return config, student, teacher
 
 
+def make_optimizer(student: torch.nn.Module, contrast: Optional[torch.nn.Module], cfg) -> tuple[list, torch.optim.AdamW]:
+    """(every trained parameter, AdamW): weight decay on matrices only; the quantizers' γ, α or s at
+    quant_lr_scale × the learning rate (each group's lr_scale; the loop sets lr = schedule × lr_scale)."""
+    params = list(student.parameters()) + (list(contrast.parameters()) if contrast is not None else [])
+    quantizer_params = {id(p) for m in student.modules() if isinstance(m, WeightQuantizer) for p in m.parameters()}
+    decay = [p for p in params if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for p in params if p.requires_grad and p.dim() < 2 and id(p) not in quantizer_params]
+    clip_params = [p for p in params if p.requires_grad and id(p) in quantizer_params]  # γ, α or s: scalars
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
+                                   {"params": no_decay, "weight_decay": 0.0, "lr_scale": 1.0},
+                                   {"params": clip_params, "weight_decay": 0.0, "lr_scale": cfg.quant_lr_scale}],
+                                  lr=cfg.lr, betas=(0.9, 0.95))
+    return params, optimizer
+
+
 def train(cfg: TrainConfig) -> dict:
     t_setup = time.time()
     if cfg.method not in METHODS:
@@ -238,15 +253,7 @@ def train(cfg: TrainConfig) -> dict:
         contrast = ContrastiveDistillation(config.vocab_size, config.n_embd, contrast_mode, cfg.tau,
                                            cfg.bank_momentum, cfg.proj_dim).to(device)
     trains = cfg.method not in ("rtn-maxabs", "rtn-mse")
-    params = list(student.parameters()) + (list(contrast.parameters()) if contrast is not None else [])
-    quantizer_params = {id(p) for m in student.modules() if isinstance(m, WeightQuantizer) for p in m.parameters()}
-    decay = [p for p in params if p.requires_grad and p.dim() >= 2]
-    no_decay = [p for p in params if p.requires_grad and p.dim() < 2 and id(p) not in quantizer_params]
-    clip_params = [p for p in params if p.requires_grad and id(p) in quantizer_params]  # γ, α or s: scalars
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
-                                   {"params": no_decay, "weight_decay": 0.0, "lr_scale": 1.0},
-                                   {"params": clip_params, "weight_decay": 0.0, "lr_scale": cfg.quant_lr_scale}],
-                                  lr=cfg.lr, betas=(0.9, 0.95))
+    params, optimizer = make_optimizer(student, contrast, cfg)
     model = student
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(student, device_ids=[local_rank] if device.startswith("cuda") else None)
