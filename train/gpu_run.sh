@@ -7,6 +7,7 @@
 #                 for a free machine); N above the GPU count shares them: with 2 runs per H100 each ran at
 #                 68-81% of its speed alone (this model leaves a GPU mostly idle): 1.4-1.6x the throughput
 #   --deadline S  start no run later than S seconds after this script began (runs left are listed as skipped)
+# TRAIN_MODULE=lowbit_train.train_bart runs the lists with the BART loop (default: lowbit_train.train, GPT-2).
 # EXCLUDE=PATTERN leaves matching paths out of the pack (EXCLUDE='*/model': metrics and logs only); PACK=0 packs
 # nothing (a caller that packs itself). RUN_ARGS='--key=value …' is added to every run (a CPU dry run of a list:
 # RUN_ARGS='--device=cpu --max_steps=3 --eval_tokens=2000 --test_tokens=2000'). DEADLINE_FILE=PATH: a number in that file, read before each run starts,
@@ -28,9 +29,9 @@ cores=$(nproc)
 # one_run NAME GPU ARGS...: a run on GPU (or under torchrun when ARGS starts with nproc=N)
 one_run() {
   local name=$1 gpu=$2; shift 2
-  local launch=("$python" -m lowbit_train.train)
+  local launch=("$python" -m "${TRAIN_MODULE:-lowbit_train.train}")
   if [[ "${1:-}" == nproc=* ]]; then
-    launch=(torchrun --standalone --nproc_per_node="${1#nproc=}" -m lowbit_train.train)
+    launch=(torchrun --standalone --nproc_per_node="${1#nproc=}" -m "${TRAIN_MODULE:-lowbit_train.train}")
     shift
   else
     export CUDA_VISIBLE_DEVICES=$gpu
