@@ -47,13 +47,17 @@ wait $tune_pid || echo "tune FAILED"
 tail -n 1 runs/bart-tune.log
 stage "grid done"
 
-stage "PyTorch's test summaries"
+stage "PyTorch's test summaries, four models at a time"
+summarize_one() {
+  "$python" -m lowbit_train.summarize_hf summarize --model "$1/model" --split test --settings runs/bart-tuned.json \
+    --out "$1/summaries.test.json" > "$1.summaries.log" 2>&1 || echo "summaries of $1 FAILED"
+  tail -n 1 "$1.summaries.log"
+}
+export -f summarize_one
+export python
 for dir in runs/bart-finetune runs/*-228* runs/*-448 runs/*-888; do
-  [ -f "$dir/model/config.json" ] || continue
-  "$python" -m lowbit_train.summarize_hf summarize --model "$dir/model" --split test --settings runs/bart-tuned.json \
-    --out "$dir/summaries.test.json" >> runs/summaries.log 2>&1 || echo "summaries of $dir FAILED"
-  tail -n 1 runs/summaries.log
-done
+  if [ -f "$dir/model/config.json" ]; then echo "$dir"; fi
+done | xargs -P 4 -I{} bash -c 'summarize_one {}'
 
 stage "pack"
 for name in quantbart-228-s1 quantbart-448 quantbart-888; do
