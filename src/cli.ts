@@ -8,6 +8,7 @@
 //   lowbit perplexity --model m.onnx --text FILE [--context N] [--stride S] [--json]
 //   lowbit summarize --model <bart-dir> (--text "…" | --input-file F | --input-ids 0,…,2) [--num-beams N] [--length-penalty X]
 //                    [--no-repeat-ngram-size N] [--min-length N] [--max-length N] [--max-new-tokens N] [--early-stopping] [--json]
+//   lowbit rouge --predictions P --references R [--json]
 //
 // Output goes through out(), which notices a closed pipe or a full disk (see "stdout" below).
 
@@ -26,6 +27,7 @@ import { loadBartModel, loadGpt2Model, type GenerateOptions, type Seq2SeqOptions
 import { readModelFiles } from "./runtime/sources.js";
 import { perplexity } from "./runtime/perplexity.js";
 import { readBytes } from "./format/node_io.js";
+import { corpusRouge, ROUGE_KEYS, splitExamples } from "./eval/rouge.js";
 
 const QUANT_OPTIONS = ["bits", "embeddingBits", "activationBits", "granularity", "groupSize", "clip"] as const;
 
@@ -286,7 +288,37 @@ export function buildProgram(): Command {
     .option("--json", "print one JSON object per document")
     .action(async (o: SummarizeCliOptions) => summarizeCommand(o));
 
+  program.command("rouge").description("ROUGE-1/2/L F-measure of predictions against references, one example per line (rouge-score's tokenizer, no stemming)")
+    .requiredOption("--predictions <file>", "a UTF-8 file of predicted summaries, one per line")
+    .requiredOption("--references <file>", "a UTF-8 file of reference summaries, one per line, in the same order")
+    .option("--json", "print one JSON object: rouge1, rouge2, rougeL (mean F in [0, 1]), count, precision, recall")
+    .action((o: { predictions: string; references: string; json?: boolean }) => rougeCommand(o));
+
   return program;
+}
+
+function rougeCommand(o: { predictions: string; references: string; json?: boolean }): void {
+  const read = (file: string, what: string) => splitExamples(new TextDecoder().decode(readBytes(file, what)));
+  const predictions = read(o.predictions, "predictions file");
+  const references = read(o.references, "references file");
+  if (predictions.length !== references.length) {
+    throw new LowbitError(`${o.predictions} has ${predictions.length} lines but ${o.references} has ${references.length}`, {
+      expected: "one prediction per reference line",
+    });
+  }
+  if (predictions.length === 0) throw new LowbitError("nothing to score", { file: o.predictions, expected: "one example per line", found: "an empty file" });
+  const r = corpusRouge(predictions, references);
+  if (o.json) {
+    out(`${JSON.stringify({ rouge1: r.rouge1, rouge2: r.rouge2, rougeL: r.rougeL, count: r.count, precision: r.precision, recall: r.recall })}\n`);
+    return;
+  }
+  const pct = (x: number) => (100 * x).toFixed(2).padStart(6);
+  const names = { rouge1: "ROUGE-1", rouge2: "ROUGE-2", rougeL: "ROUGE-L" } as const;
+  out(
+    `${r.count} examples; rouge-score tokenizer, no stemming; mean per-example scores ×100\n` +
+    `${"".padEnd(7)}  ${"F".padStart(6)}  ${"P".padStart(6)}  ${"R".padStart(6)}\n` +
+    ROUGE_KEYS.map((k) => `${names[k]}  ${pct(r[k])}  ${pct(r.precision[k])}  ${pct(r.recall[k])}\n`).join(""),
+  );
 }
 
 /** An option whose name starts with "no-" but takes a value (transformers' no_repeat_ngram_size), which
