@@ -131,7 +131,9 @@ class _Task:
             self.evals = {split: load_pairs(cfg.task_dir, split, vocab_size) for split in ("valid", "test")}
 
     def _noised(self, docs: PretrainDocs, rng: np.random.Generator):
-        return noise(docs.chunk(rng, self.cfg.chunk_tokens), rng, self.noise_cfg)
+        noised, target = noise(docs.chunk(rng, self.cfg.chunk_tokens), rng, self.noise_cfg)
+        room = self.cfg.max_position_embeddings - 2  # <s> … </s>; zero-length spans can lengthen the input a little
+        return noised[:room], target[:room]
 
     def batch(self, step: int) -> dict:
         rng = step_rng(self.cfg.seed, step)
