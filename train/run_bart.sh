@@ -40,9 +40,9 @@ stage "tune decoding on valid (teacher), beside the grid"
 "$python" -m lowbit_train.summarize_hf tune --model runs/bart-finetune/model --split valid --max-examples "${TUNE_EXAMPLES:-250}" \
   --out runs/bart-tuned.json > runs/bart-tune.log 2>&1 &
 tune_pid=$!
-[ -s runs/bart_grid_deadline ] || echo "${GRID_DEADLINE:-480}" > runs/bart_grid_deadline
-# Three runs share the GPU: at this size (44M parameters) one run leaves most of an H200 idle.
-TRAIN_MODULE=lowbit_train.train_bart DEADLINE_FILE=runs/bart_grid_deadline PACK=0 bash train/gpu_run.sh -j "${GRID_JOBS:-3}" train/runs_bart_grid.txt
+[ -s runs/bart_grid_deadline ] || echo "${GRID_DEADLINE:-200}" > runs/bart_grid_deadline
+# Five runs share the GPU: at this size (44M parameters) one run leaves most of an H200 idle.
+TRAIN_MODULE=lowbit_train.train_bart DEADLINE_FILE=runs/bart_grid_deadline PACK=0 bash train/gpu_run.sh -j "${GRID_JOBS:-5}" train/runs_bart_grid.txt
 wait $tune_pid || echo "tune FAILED"
 tail -n 1 runs/bart-tune.log
 stage "grid done"
@@ -66,7 +66,8 @@ for name in quantbart-228-s1 quantbart-448 quantbart-888; do
 done
 # The teacher: its fp16 checkpoint as written (shards), each file cut into 15 MB .part-NN files (the readers take them).
 mkdir -p "$result/teacher"
-cp runs/bart-finetune/model/*.json runs/bart-finetune/model/*.safetensors runs/bart-finetune/model/merges.txt "$result/teacher/" || echo "teacher copy FAILED"
+cp runs/bart-finetune/model/*.safetensors "$result/teacher/" || echo "teacher copy FAILED"
+(cd runs/bart-finetune/model && tar czf "$result/teacher/meta.tgz" ./*.json merges.txt) || echo "teacher meta FAILED"
 "$python" - "$result/teacher" <<'PY'
 import glob, sys
 from lowbit_train.safetensors_io import split_into_parts
