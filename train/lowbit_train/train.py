@@ -113,6 +113,50 @@ class NonFiniteLoss(RuntimeError):
 BUDGET_PROBE_STEPS = (10, 40)  # time_budget_s: the rate is measured between these steps (after CUDA warm-up)
 
 
+class TimeBudget:
+    """time_budget_s: the rate measured between BUDGET_PROBE_STEPS steps of this run (after CUDA warm-up) lowers
+    cfg.max_steps so that training ends within the budget, 5% kept back for evaluations and saving. All ranks
+    take rank 0's figure. `steps` is the lowered count, or None."""
+
+    def __init__(self, cfg, t_start: float, world: int, device: str):
+        self.cfg, self.t_start, self.world, self.device = cfg, t_start, world, device
+        self.probe_time: Optional[float] = None
+        self.steps: Optional[int] = None
+
+    def step_done(self, steps_this_run: int, done: int) -> None:
+        cfg = self.cfg
+        if cfg.time_budget_s <= 0 or steps_this_run not in BUDGET_PROBE_STEPS:
+            return
+        if steps_this_run == BUDGET_PROBE_STEPS[0]:
+            self.probe_time = time.time()
+            return
+        rate = (BUDGET_PROBE_STEPS[1] - BUDGET_PROBE_STEPS[0]) / (time.time() - self.probe_time)
+        fits = done + int(0.95 * rate * (cfg.time_budget_s - (time.time() - self.t_start)))
+        self.steps = _agree(min(cfg.max_steps, max(done, fits)), self.world, self.device)
+        if self.steps < cfg.max_steps:
+            print(f"time budget {cfg.time_budget_s:.0f}s at {rate:.2f} steps/s: max_steps {cfg.max_steps} -> {self.steps}",
+                  file=sys.stderr, flush=True)
+            cfg.max_steps = self.steps  # the cosine schedule follows (its warm-up is still running)
+
+
+class BestEval:
+    """keep_best and patience: the best validation figure (lower is better), its step and, with keep_best, a CPU
+    copy of the weights then. update() runs on rank 0 and says whether patience has run out."""
+
+    def __init__(self, keep_best: bool, patience: int):
+        self.keep_best, self.patience = keep_best, patience
+        self.value, self.step, self.state, self.stale = math.inf, None, None, 0
+
+    def update(self, value: float, step: int, model: torch.nn.Module) -> bool:
+        if value < self.value:
+            self.value, self.step, self.stale = value, step, 0
+            if self.keep_best:
+                self.state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        else:
+            self.stale += 1
+        return self.patience > 0 and self.stale >= self.patience
+
+
 def rank_and_world() -> tuple[int, int, int]:
     """(rank, world size, local rank) from the environment torchrun (or our test launcher) sets."""
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
@@ -270,8 +314,8 @@ def train(cfg: TrainConfig) -> dict:
 
     use_amp = cfg.amp and device.startswith("cuda")
     history, t_start, tokens_seen = [], time.time(), 0
-    best = {"valid_perplexity": math.inf, "step": None, "state": None}  # keep_best / patience
-    stale_evals, probe_time, budget_steps = 0, None, None
+    best = BestEval(cfg.keep_best, cfg.patience)
+    budget = TimeBudget(cfg, t_start, world, device)
     setup_seconds = t_start - t_setup
     steps = range(start_step, cfg.max_steps if trains else 0)
     bar = tqdm(steps, disable=not (cfg.progress and tqdm and rank == 0), desc=cfg.method) if tqdm else steps
@@ -327,34 +371,17 @@ def train(cfg: TrainConfig) -> dict:
         if tqdm and hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{mean_loss:.4f}", tok_s=f"{tokens_seen / max(1e-9, time.time() - t_start):,.0f}")
         done = step + 1
-        if cfg.time_budget_s > 0 and done - start_step in BUDGET_PROBE_STEPS:
-            if done - start_step == BUDGET_PROBE_STEPS[0]:
-                probe_time = time.time()
-            else:  # steps/s since the first probe; 5% kept back for evaluations and saving
-                rate = (BUDGET_PROBE_STEPS[1] - BUDGET_PROBE_STEPS[0]) / (time.time() - probe_time)
-                fits = done + int(0.95 * rate * (cfg.time_budget_s - (time.time() - t_start)))
-                budget_steps = _agree(min(cfg.max_steps, max(done, fits)), world, device)
-                if budget_steps < cfg.max_steps:
-                    print(f"time budget {cfg.time_budget_s:.0f}s at {rate:.2f} steps/s: max_steps {cfg.max_steps} -> "
-                          f"{budget_steps}", file=sys.stderr, flush=True)
-                    cfg.max_steps = budget_steps  # the cosine schedule follows (its warm-up is still running)
+        budget.step_done(done - start_step, done)
         if cfg.eval_interval and done % cfg.eval_interval == 0 and done < cfg.max_steps:
             stop = 0
             if rank == 0:
                 ppl = perplexity(student, valid_tokens, cfg.eval_context, cfg.eval_stride, device, cfg.eval_tokens)
                 history[-1]["valid_perplexity"] = ppl["perplexity"]
                 print(f"step {done}: valid perplexity {ppl['perplexity']:.3f}", file=sys.stderr, flush=True)
-                if ppl["perplexity"] < best["valid_perplexity"]:
-                    stale_evals = 0
-                    best.update(valid_perplexity=ppl["perplexity"], step=done,
-                                state={k: v.detach().to("cpu", copy=True) for k, v in student.state_dict().items()}
-                                if cfg.keep_best else None)
-                else:
-                    stale_evals += 1
-                stop = int(cfg.patience > 0 and stale_evals >= cfg.patience)
+                stop = int(best.update(ppl["perplexity"], done, student))
             if _agree(stop, world, device):
                 print(f"step {done}: no better validation perplexity in {cfg.patience} evaluations; stopping "
-                      f"(best {best['valid_perplexity']:.3f} at step {best['step']})", file=sys.stderr, flush=True)
+                      f"(best {best.value:.3f} at step {best.step})", file=sys.stderr, flush=True)
                 break
         if cfg.ckpt_interval and done % cfg.ckpt_interval == 0 and rank == 0:
             state = {"model": student.state_dict(), "optimizer": optimizer.state_dict(), "step": done, "config": asdict(cfg)}
@@ -372,18 +399,18 @@ def train(cfg: TrainConfig) -> dict:
               "final_loss": history[-1]["loss"] if history else None, "history": history[-50:],
               "evals": [h for h in history if "valid_perplexity" in h]}
     result["setup_seconds"] = setup_seconds
-    result["time_budget_steps"] = budget_steps
+    result["time_budget_steps"] = budget.steps
     if rank == 0:
-        if best["step"] is not None:
-            result["best_eval"] = {"step": best["step"], "valid_perplexity": best["valid_perplexity"]}
+        if best.step is not None:
+            result["best_eval"] = {"step": best.step, "valid_perplexity": best.value}
         final_is_best = True
-        if cfg.keep_best and best["state"] is not None:
+        if cfg.keep_best and best.state is not None:
             last = perplexity(student, valid_tokens, cfg.eval_context, cfg.eval_stride, device, cfg.eval_tokens)
             result["last_valid"] = {"step": steps_run + start_step, **last}
-            if best["valid_perplexity"] < last["perplexity"]:
-                student.load_state_dict(best["state"])
+            if best.value < last["perplexity"]:
+                student.load_state_dict(best.state)
                 final_is_best = False
-        result["kept"] = "last step" if final_is_best else f"step {best['step']} (best validation)"
+        result["kept"] = "last step" if final_is_best else f"step {best.step} (best validation)"
         t_eval = time.time()
         result["valid"] = perplexity(student, valid_tokens, cfg.eval_context, cfg.eval_stride, device, cfg.eval_tokens)
         test_path = os.path.join(cfg.data_dir, "test.bin")
@@ -424,25 +451,27 @@ def _agree(value: int, world: int, device: str) -> int:
 
 
 def main(argv: list[str]) -> None:
-    path = None
-    rest = []
-    i = 0
+    cfg = load_config(TrainConfig, *config_argv(argv))
+    try:
+        train(cfg)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def config_argv(argv: list[str]) -> tuple[Optional[str], list[str]]:
+    """(the --config file or None, the --key=value overrides) of a command line."""
+    path, rest, i = None, [], 0
     while i < len(argv):
         if argv[i] == "--config":
-            path = argv[i + 1]
-            i += 2
+            path, i = argv[i + 1], i + 2
             continue
         if argv[i].startswith("--config="):
             path = argv[i].split("=", 1)[1]
         else:
             rest.append(argv[i])
         i += 1
-    cfg = load_config(TrainConfig, path, rest)
-    try:
-        train(cfg)
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    return path, rest
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ from .config import load_config
 from .distill import ContrastiveDistillation, logit_distillation
 from .model import quantize_model, save_hf, save_quantized
 from .seq2seq_data import IGNORE, NoiseConfig, PretrainDocs, collate, load_pairs, noise, step_rng
-from .train import BUDGET_PROBE_STEPS, METHODS, NonFiniteLoss, _agree, _number, lr_at, make_optimizer, rank_and_world
+from .train import (METHODS, BestEval, NonFiniteLoss, TimeBudget, _agree, _number, config_argv, lr_at, make_optimizer,
+                    rank_and_world)
 
 try:
     from tqdm import tqdm
@@ -214,8 +215,8 @@ def train(cfg: BartTrainConfig) -> dict:
         model = torch.nn.parallel.DistributedDataParallel(student, device_ids=[local_rank] if device.startswith("cuda") else None)
     use_amp = cfg.amp and device.startswith("cuda")
     history, t_start, tokens_seen = [], time.time(), 0
-    best = {"nll": math.inf, "step": None, "state": None}
-    stale, probe_time, budget_steps = 0, None, None
+    best = BestEval(cfg.keep_best, cfg.patience)
+    budget = TimeBudget(cfg, t_start, world, device)
     per_rank = cfg.batch_size // world
     steps = range(cfg.max_steps if trains else 0)
     bar = tqdm(steps, disable=not (cfg.progress and tqdm and rank == 0), desc=cfg.method) if tqdm else steps
@@ -267,30 +268,14 @@ def train(cfg: BartTrainConfig) -> dict:
         if tqdm and hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{mean_loss:.4f}", tok_s=f"{tokens_seen / max(1e-9, time.time() - t_start):,.0f}")
         done = step + 1
-        if cfg.time_budget_s > 0 and done in BUDGET_PROBE_STEPS:
-            if done == BUDGET_PROBE_STEPS[0]:
-                probe_time = time.time()
-            else:
-                rate = (BUDGET_PROBE_STEPS[1] - BUDGET_PROBE_STEPS[0]) / (time.time() - probe_time)
-                fits = done + int(0.95 * rate * (cfg.time_budget_s - (time.time() - t_start)))
-                budget_steps = _agree(min(cfg.max_steps, max(done, fits)), world, device)
-                if budget_steps < cfg.max_steps:
-                    print(f"time budget {cfg.time_budget_s:.0f}s at {rate:.2f} steps/s: max_steps {cfg.max_steps} -> {budget_steps}",
-                          file=sys.stderr, flush=True)
-                    cfg.max_steps = budget_steps
+        budget.step_done(done, done)
         if cfg.eval_interval and done % cfg.eval_interval == 0 and done < cfg.max_steps:
             stop = 0
             if rank == 0:
                 nll = target_nll(student, task.evals["valid"], device, cfg.eval_examples, max_source=cfg.max_source_tokens)["nll"]
                 history[-1]["valid_nll"] = nll
                 print(f"step {done}: valid nll {nll:.4f}", file=sys.stderr, flush=True)
-                if nll < best["nll"]:
-                    stale = 0
-                    best.update(nll=nll, step=done, state={k: v.detach().to("cpu", copy=True) for k, v in student.state_dict().items()}
-                                if cfg.keep_best else None)
-                else:
-                    stale += 1
-                stop = int(cfg.patience > 0 and stale >= cfg.patience)
+                stop = int(best.update(nll, done, student))
             if _agree(stop, world, device):
                 print(f"step {done}: no better valid nll in {cfg.patience} evaluations; stopping", file=sys.stderr, flush=True)
                 break
@@ -300,14 +285,14 @@ def train(cfg: BartTrainConfig) -> dict:
     result = {"config": asdict(cfg), "world_size": world, "steps": len(history), "train_seconds": train_seconds,
               "tokens_per_s": tokens_seen / train_seconds if tokens_seen else 0.0, "setup_seconds": t_start - t_setup,
               "final_loss": history[-1]["loss"] if history else None, "history": history[-50:],
-              "evals": [h for h in history if "valid_nll" in h], "time_budget_steps": budget_steps}
+              "evals": [h for h in history if "valid_nll" in h], "time_budget_steps": budget.steps}
     if rank == 0:
-        if cfg.keep_best and best["state"] is not None:
+        if cfg.keep_best and best.state is not None:
             last = target_nll(student, task.evals["valid"], device, cfg.eval_examples, max_source=cfg.max_source_tokens)
             result["last_valid"] = {"step": len(history), **last}
-            if best["nll"] < last["nll"]:
-                student.load_state_dict(best["state"])
-                result["kept"] = f"step {best['step']} (best validation)"
+            if best.value < last["nll"]:
+                student.load_state_dict(best.state)
+                result["kept"] = f"step {best.step} (best validation)"
         result.setdefault("kept", "last step")
         t_eval = time.time()
         for split, pairs in task.evals.items():
@@ -347,17 +332,7 @@ def _gather_ragged(ids: torch.Tensor, reps: torch.Tensor, world: int):
 
 
 def main(argv: list[str]) -> None:
-    path, rest, i = None, [], 0
-    while i < len(argv):
-        if argv[i] == "--config":
-            path, i = argv[i + 1], i + 2
-            continue
-        if argv[i].startswith("--config="):
-            path = argv[i].split("=", 1)[1]
-        else:
-            rest.append(argv[i])
-        i += 1
-    cfg = load_config(BartTrainConfig, path, rest)
+    cfg = load_config(BartTrainConfig, *config_argv(argv))
     try:
         train(cfg)
     finally:
