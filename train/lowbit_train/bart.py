@@ -30,9 +30,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .model import (QUANTIZED_FORMAT, QUANTIZED_FORMAT_VERSION, VocabMatrix, _check_shape, _read_config, _read_tensors,
-                    _write_json)
-from .quant import WeightQuantizer, expand_scale, fake_quant_act
+from .model import (QUANTIZED_FORMAT, QUANTIZED_FORMAT_VERSION, Conv1D, VocabMatrix, _check_shape, _read_config,
+                    _read_tensors, _write_json, fill_dequantized)
+from .quant import fake_quant_act
 
 POSITION_OFFSET = 2  # BartLearnedPositionalEmbedding: position p is row p + 2
 SHARED = "model.shared.weight"  # (V, d): the one vocabulary matrix (lookups of both stacks and the head)
@@ -106,23 +106,17 @@ class BartConfig:
 
 # ─── modules ──────────────────────────────────────────────────────────────────────────────────────
 
-class QLinear(nn.Module):
-    """nn.Linear (weight (out, in) = (N, K), as HF stores it), optionally fake-quantizing its weight
-    (weight_quantizer, groups along the input axis 1) and its input rows (quantize_input: per-token int8)."""
+class QLinear(Conv1D):
+    """nn.Linear's layout (weight (out, in) = (N, K), as HF stores BART's) with Conv1D's quantization hooks: the
+    weight's quantizer (groups along the input axis 1) and per-token int8 input rows (quantize_input)."""
 
     input_axis = 1  # model.quantize_model: groups and init run along the input features
 
     def __init__(self, k: int, n: int):
-        super().__init__()
+        super().__init__(k, n)
         self.weight = nn.Parameter(torch.empty(n, k))  # (N, K)
-        self.bias = nn.Parameter(torch.zeros(n))  # (N,)
-        self.weight_quantizer: Optional[WeightQuantizer] = None
-        self.quantize_input = False
 
-    def forward(self, x):  # (…, K) → (…, N)
-        if self.quantize_input:
-            x = fake_quant_act(x)
-        w = self.weight if self.weight_quantizer is None else self.weight_quantizer(self.weight)
+    def product(self, x, w):  # x (…, K), w (N, K) → (…, N)
         return F.linear(x, w, self.bias)
 
 
@@ -345,19 +339,7 @@ def load_quantized_bart(path: str, device: str = "cpu") -> Tuple[BartConfig, Bar
     model = Bart(config)
     stored = _canonical(_read_tensors(path), path)
     state = model.state_dict()
-    G = qc.get("group_size", 0) if qc.get("granularity") == "group" else 0
-    with torch.no_grad():
-        for name, shape in expected_shapes(config).items():
-            if f"{name}.qweight" in stored:
-                (codes, file), (scale, _) = stored[f"{name}.qweight"], stored[f"{name}.scale"]
-                _check_shape(codes, shape, f"{name}.qweight", file)
-                scale = scale.float().reshape(()) if G == 0 else scale.float()
-                state[name].copy_(codes.float() * expand_scale(scale, shape, 1, G))
-            elif name in stored:
-                _check_shape(stored[name][0], shape, name, stored[name][1])
-                state[name].copy_(stored[name][0].float())
-            else:
-                raise ValueError(f"{path}: missing tensor {name} (or {name}.qweight + .scale)")
+    fill_dequantized(state, stored, expected_shapes(config), qc, lambda name: 1, path)  # linears (out, in), shared (V, d): axis 1
     set_activation_quantization(model, qc.get("activation_bits") == 8, qc.get("embedding_bits") != 32)
     model.source_dir = path
     return config, model.to(device), qc

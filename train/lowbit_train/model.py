@@ -114,7 +114,9 @@ class Conv1D(nn.Module):
     def forward(self, x):  # (…, K) → (…, N)
         if self.quantize_input:
             x = fake_quant_act(x)
-        w = self.weight if self.weight_quantizer is None else self.weight_quantizer(self.weight)
+        return self.product(x, self.weight if self.weight_quantizer is None else self.weight_quantizer(self.weight))
+
+    def product(self, x, w):  # x (…, K), w (K, N) → (…, N)
         return torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), w).view(*x.shape[:-1], w.shape[1])
 
 
@@ -456,20 +458,7 @@ def load_quantized(path: str, device: str = "cpu") -> Tuple[GPT2Config, GPT2, di
     model = GPT2(config)
     stored = _read_tensors(path)
     state = model.state_dict()
-    G = qc.get("group_size", 0) if qc.get("granularity") == "group" else 0
-    with torch.no_grad():
-        for name, shape in expected_shapes(config).items():
-            if f"{name}.qweight" in stored:
-                (codes, file), (scale, _) = stored[f"{name}.qweight"], stored[f"{name}.scale"]
-                _check_shape(codes, shape, f"{name}.qweight", file)
-                axis = 1 if name in VOCAB_MATRICES else 0
-                scale = scale.float().reshape(()) if G == 0 else scale.float()
-                state[name].copy_(codes.float() * expand_scale(scale, shape, axis, G))
-            elif name in stored:
-                _check_shape(stored[name][0], shape, name, stored[name][1])
-                state[name].copy_(stored[name][0].float())
-            else:
-                raise ValueError(f"{path}: missing tensor {name} (or {name}.qweight + .scale)")
+    fill_dequantized(state, stored, expected_shapes(config), qc, lambda name: 1 if name in VOCAB_MATRICES else 0, path)
     act8 = qc.get("activation_bits") == 8
     for _, holder in model.quantizable():
         if isinstance(holder, Conv1D):
@@ -477,6 +466,25 @@ def load_quantized(path: str, device: str = "cpu") -> Tuple[GPT2Config, GPT2, di
     model.quantize_head_input = act8 and qc.get("embedding_bits") != 32
     model.source_dir = path
     return config, model.to(device), qc
+
+
+def fill_dequantized(state: Dict[str, torch.Tensor], stored: Dict[str, Tuple[torch.Tensor, str]], shapes: Dict[str, Tuple[int, ...]],
+                     qc: dict, input_axis, path: str) -> None:
+    """Copies a quantized checkpoint's tensors into a model's state: codes · scale (module or group scales along
+    input_axis(name)) for each `{name}.qweight`, the rest as stored; every shape checked, a missing tensor named."""
+    G = qc.get("group_size", 0) if qc.get("granularity") == "group" else 0
+    with torch.no_grad():
+        for name, shape in shapes.items():
+            if f"{name}.qweight" in stored:
+                (codes, file), (scale, _) = stored[f"{name}.qweight"], stored[f"{name}.scale"]
+                _check_shape(codes, shape, f"{name}.qweight", file)
+                scale = scale.float().reshape(()) if G == 0 else scale.float()
+                state[name].copy_(codes.float() * expand_scale(scale, shape, input_axis(name), G))
+            elif name in stored:
+                _check_shape(stored[name][0], shape, name, stored[name][1])
+                state[name].copy_(stored[name][0].float())
+            else:
+                raise ValueError(f"{path}: missing tensor {name} (or {name}.qweight + .scale)")
 
 
 def _write_checkpoint(path: str, tensors: Dict[str, torch.Tensor], config: dict, max_shard_bytes: int,
