@@ -4,7 +4,6 @@ import os
 
 from lowbit_train.summarize_hf import Decoder
 
-TOKENIZER = os.path.join(os.path.dirname(__file__), "..", "..", "data", "summarization", "tokenizer", "vocab.json")
 FIXTURE_VOCAB = os.path.join(os.path.dirname(__file__), "..", "..", "test", "fixtures", "bart", "bart-f32", "vocab.json")
 
 
