@@ -138,9 +138,20 @@ async function main(argv: string[]): Promise<void> {
     const torchIds = torch.ids.slice(0, rows.length).map((ids) => (ids[0] === start ? ids.slice(1) : ids));
     const torchTexts = torchIds.map((ids) => model.tokenizer.decode(ids, { skipSpecialTokens: true }).replace(/\s+/g, " ").trim());
     const identical = rows.filter((r, i) => r.ids.length === torchIds[i].length && r.ids.every((id, j) => id === torchIds[i][j])).length;
+    // Where the two differ: how many ids they share before the first difference, against the summaries' lengths.
+    const differing = rows.map((r, i) => ({ r: r.ids, t: torchIds[i] })).filter(({ r, t }) => r.length !== t.length || r.some((id, j) => id !== t[j]));
+    const sharedPrefix = differing.map(({ r, t }) => {
+      let j = 0;
+      while (j < r.length && j < t.length && r[j] === t[j]) j++;
+      return j;
+    });
+    result.differing = { count: differing.length, median_shared_prefix: differing.length ? median(sharedPrefix) : 0,
+      median_length: differing.length ? median(differing.map(({ r }) => r.length)) : 0,
+      first_id_differs: sharedPrefix.filter((j) => j <= 1).length };
     const torchRouge = corpusRouge(torchTexts, references);
     const runtimeRouge = result.runtime as { rouge: Record<string, number> };
     result.torch = { rouge: torchRouge, rouge_as_reported_by_python: torch.rouge };
+    (result.runtime as Record<string, unknown>).ids = rows.map((r) => r.ids);
     result.identical = identical;
     result.identical_share = identical / rows.length;
     result.rouge_points_runtime_minus_torch = Object.fromEntries(["rouge1", "rouge2", "rougeL"].map((k) => [k, 100 * (runtimeRouge.rouge[k] - (torchRouge as unknown as Record<string, number>)[k])]));
