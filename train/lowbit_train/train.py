@@ -157,6 +157,27 @@ class BestEval:
         return self.patience > 0 and self.stale >= self.patience
 
 
+def optimizer_step(loss: torch.Tensor, params: list, optimizer: torch.optim.Optimizer, contrast: Optional[torch.nn.Module],
+                   grad_clip: float, world: int) -> float:
+    """Backward, the contrastive heads' gradients averaged by hand (they sit outside DDP), clipping, the step;
+    returns the loss averaged over ranks."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if contrast is not None and world > 1:
+        for p in contrast.parameters():
+            if p.grad is not None:
+                dist.all_reduce(p.grad)
+                p.grad /= world
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    optimizer.step()
+    if world == 1:
+        return float(loss.detach())
+    t = loss.detach().clone()
+    dist.all_reduce(t)
+    return float(t) / world
+
+
 def rank_and_world() -> tuple[int, int, int]:
     """(rank, world size, local rank) from the environment torchrun (or our test launcher) sets."""
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
@@ -351,22 +372,8 @@ def train(cfg: TrainConfig) -> dict:
                     loss = loss + cfg.lam * contrast(hidden, keys, x)
         if not torch.isfinite(loss):
             raise NonFiniteLoss(f"loss is {float(loss)} at step {step}: stopping ({cfg.method}, lr {lr_at(step, cfg):.2e})")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if contrast is not None and world > 1:  # the projection heads sit outside DDP: average by hand
-            for p in contrast.parameters():
-                if p.grad is not None:
-                    dist.all_reduce(p.grad)
-                    p.grad /= world
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        optimizer.step()
+        mean_loss = optimizer_step(loss, params, optimizer, contrast, cfg.grad_clip, world)
         tokens_seen += cfg.batch_size * cfg.block_size
-        mean_loss = float(loss.detach())
-        if world > 1:
-            t = loss.detach().clone()
-            dist.all_reduce(t)
-            mean_loss = float(t) / world
         history.append({"step": step, "loss": mean_loss})
         if tqdm and hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{mean_loss:.4f}", tok_s=f"{tokens_seen / max(1e-9, time.time() - t_start):,.0f}")

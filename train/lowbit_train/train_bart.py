@@ -36,7 +36,7 @@ from .distill import ContrastiveDistillation, logit_distillation
 from .model import quantize_model, save_hf, save_quantized
 from .seq2seq_data import IGNORE, NoiseConfig, PretrainDocs, collate, load_pairs, noise, step_rng
 from .train import (METHODS, BestEval, NonFiniteLoss, TimeBudget, _agree, _number, config_argv, lr_at, make_optimizer,
-                    rank_and_world)
+                    optimizer_step, rank_and_world)
 
 try:
     from tqdm import tqdm
@@ -248,22 +248,8 @@ def train(cfg: BartTrainConfig) -> dict:
                     loss = loss + cfg.lam * contrast(hidden, keys, b["dec_in"], real)
         if not torch.isfinite(loss):
             raise NonFiniteLoss(f"loss is {float(loss)} at step {step}: stopping ({cfg.method}, lr {lr_at(step, cfg):.2e})")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if contrast is not None and world > 1:
-            for p in contrast.parameters():
-                if p.grad is not None:
-                    dist.all_reduce(p.grad)
-                    p.grad /= world
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        optimizer.step()
+        mean_loss = optimizer_step(loss, params, optimizer, contrast, cfg.grad_clip, world)
         tokens_seen += int(full["src_mask"].sum()) + int((full["labels"] != IGNORE).sum())
-        mean_loss = float(loss.detach())
-        if world > 1:
-            t = loss.detach().clone()
-            dist.all_reduce(t)
-            mean_loss = float(t) / world
         history.append({"step": step, "loss": mean_loss})
         if tqdm and hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{mean_loss:.4f}", tok_s=f"{tokens_seen / max(1e-9, time.time() - t_start):,.0f}")
