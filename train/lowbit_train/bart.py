@@ -30,8 +30,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .model import (QUANTIZED_FORMAT, QUANTIZED_FORMAT_VERSION, Conv1D, VocabMatrix, _check_shape, _read_config,
-                    _read_tensors, _write_json, fill_dequantized)
+from .model import (QUANTIZED_FORMAT, QUANTIZED_FORMAT_VERSION, Conv1D, VocabMatrix, _read_config, _read_tensors,
+                    _write_json, fill_dequantized, fill_plain)
 from .quant import fake_quant_act
 
 POSITION_OFFSET = 2  # BartLearnedPositionalEmbedding: position p is row p + 2
@@ -308,20 +308,7 @@ def load_bart(path: str, device: str = "cpu") -> Tuple[BartConfig, Bart]:
     config = BartConfig.from_hf_dict(raw, os.path.join(path, "config.json"))
     model = Bart(config)
     stored = _canonical(_read_tensors(path), path)
-    shapes = expected_shapes(config)
-    unexpected = sorted(set(stored) - set(shapes))
-    if unexpected:
-        raise ValueError(f"{path}: tensors that this BART has no place for: {', '.join(unexpected[:8])}")
-    state = model.state_dict()
-    with torch.no_grad():
-        for name, shape in shapes.items():
-            if name not in stored:
-                raise ValueError(f"{path}: missing tensor {name}; expected shape {list(shape)}")
-            t, file = stored[name]
-            _check_shape(t, shape, name, file)
-            if t.dtype not in (torch.float32, torch.float16, torch.bfloat16):
-                raise ValueError(f"{file}: tensor {name} is {t.dtype}; expected F32, F16 or BF16")
-            state[name].copy_(t.to(torch.float32))
+    fill_plain(model.state_dict(), stored, expected_shapes(config), path, "this BART")
     model.source_dir = path
     return config, model.to(device)
 

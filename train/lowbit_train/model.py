@@ -360,20 +360,7 @@ def load_hf(path: str, device: str = "cpu") -> Tuple[GPT2Config, GPT2]:
     stored = _read_tensors(path)
     if config.tie_word_embeddings:
         stored.pop("lm_head.weight", None)
-    state = model.state_dict()
-    shapes = expected_shapes(config)
-    unexpected = sorted(set(stored) - set(shapes))
-    if unexpected:
-        raise ValueError(f"{path}: tensors that GPT-2 ({config.n_layer} layers) has no place for: {', '.join(unexpected[:8])}")
-    with torch.no_grad():
-        for name, shape in shapes.items():
-            if name not in stored:
-                raise ValueError(f"{path}: missing tensor {name}; expected shape {list(shape)}")
-            t, file = stored[name]
-            _check_shape(t, shape, name, file)
-            if t.dtype not in (torch.float32, torch.float16, torch.bfloat16):
-                raise ValueError(f"{file}: tensor {name} is {t.dtype}; expected F32, F16 or BF16")
-            state[name].copy_(t.to(torch.float32))
+    fill_plain(model.state_dict(), stored, expected_shapes(config), path, f"GPT-2 ({config.n_layer} layers)")
     model.source_dir = path
     return config, model.to(device)
 
@@ -466,6 +453,24 @@ def load_quantized(path: str, device: str = "cpu") -> Tuple[GPT2Config, GPT2, di
     model.quantize_head_input = act8 and qc.get("embedding_bits") != 32
     model.source_dir = path
     return config, model.to(device), qc
+
+
+def fill_plain(state: Dict[str, torch.Tensor], stored: Dict[str, Tuple[torch.Tensor, str]], shapes: Dict[str, Tuple[int, ...]],
+               path: str, model_name: str) -> None:
+    """Copies a plain checkpoint's F32/F16/BF16 tensors into a model's state as fp32: no tensor the model has no
+    place for, none missing, every shape and dtype checked, each error naming the file and the tensor."""
+    unexpected = sorted(set(stored) - set(shapes))
+    if unexpected:
+        raise ValueError(f"{path}: tensors that {model_name} has no place for: {', '.join(unexpected[:8])}")
+    with torch.no_grad():
+        for name, shape in shapes.items():
+            if name not in stored:
+                raise ValueError(f"{path}: missing tensor {name}; expected shape {list(shape)}")
+            t, file = stored[name]
+            _check_shape(t, shape, name, file)
+            if t.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+                raise ValueError(f"{file}: tensor {name} is {t.dtype}; expected F32, F16 or BF16")
+            state[name].copy_(t.to(torch.float32))
 
 
 def fill_dequantized(state: Dict[str, torch.Tensor], stored: Dict[str, Tuple[torch.Tensor, str]], shapes: Dict[str, Tuple[int, ...]],

@@ -458,9 +458,14 @@ def _agree(value: int, world: int, device: str) -> int:
 
 
 def main(argv: list[str]) -> None:
-    cfg = load_config(TrainConfig, *config_argv(argv))
+    run_command_line(TrainConfig, train, argv)
+
+
+def run_command_line(config_cls, train_fn, argv: list[str]) -> None:
+    """Both loops' entry point: the config from --config and --key=value overrides, one run, then the process
+    group (torchrun's) torn down whatever happened."""
     try:
-        train(cfg)
+        train_fn(load_config(config_cls, *config_argv(argv)))
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

@@ -31,12 +31,11 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from .bart import Bart, BartConfig, load_bart, write_generation_config
-from .config import load_config
 from .distill import ContrastiveDistillation, logit_distillation
 from .model import quantize_model, save_hf, save_quantized
 from .seq2seq_data import IGNORE, NoiseConfig, PretrainDocs, collate, load_pairs, noise, step_rng
-from .train import (METHODS, BestEval, NonFiniteLoss, TimeBudget, _agree, _number, config_argv, lr_at, make_optimizer,
-                    optimizer_step, rank_and_world)
+from .train import (METHODS, BestEval, NonFiniteLoss, TimeBudget, _agree, _number, lr_at, make_optimizer, optimizer_step,
+                    rank_and_world, run_command_line)
 
 try:
     from tqdm import tqdm
@@ -318,12 +317,7 @@ def _gather_ragged(ids: torch.Tensor, reps: torch.Tensor, world: int):
 
 
 def main(argv: list[str]) -> None:
-    cfg = load_config(BartTrainConfig, *config_argv(argv))
-    try:
-        train(cfg)
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    run_command_line(BartTrainConfig, train, argv)
 
 
 if __name__ == "__main__":
