@@ -81,10 +81,15 @@ function readJson(path: string, what: string): Record<string, unknown> {
   }
 }
 
+/** The settings file: summarize_hf.py tune's output (its "best") or a settings object. */
+function readSettings(path: string): Record<string, unknown> {
+  const settings = readJson(path, "settings");
+  return (settings.best as Record<string, unknown> | undefined) ?? settings;
+}
+
 async function summarizeShard(o: Options, shard: number, of: number, sources: number[][]): Promise<Row[]> {
   const model = await loadBartModel(o.model);
-  const settings = readJson(o.settings, "settings");
-  const options = runtimeOptions((settings.best as Record<string, unknown> | undefined) ?? settings);
+  const options = runtimeOptions(readSettings(o.settings));
   const rows: Row[] = [];
   for (let i = shard; i < sources.length; i += of) {
     const t0 = performance.now();
@@ -127,7 +132,7 @@ async function main(argv: string[]): Promise<void> {
   const references = splitExamples(readFileSync(join(o.task, `${o.split}.target.txt`), "utf8")).slice(0, sources.length);
   const predictions = rows.map((r) => r.text);
   const result: Record<string, unknown> = {
-    model: o.model, split: o.split, count: rows.length, settings: readJson(o.settings, "settings").best ?? readJson(o.settings, "settings"),
+    model: o.model, split: o.split, count: rows.length, settings: readSettings(o.settings),
     runtime: { rouge: corpusRouge(predictions, references), wall_seconds: wall, jobs, median_seconds_per_example: median(rows.map((r) => r.seconds)) },
   };
   if (o.torch !== undefined) {
