@@ -31,7 +31,7 @@ import torch
 from .bart import Bart, load_any_bart, read_json
 from .quant import fake_quant_act
 from .rouge import corpus_rouge
-from .seq2seq_data import BOS, EOS, PAD, collate, load_pairs
+from .seq2seq_data import PAD, collate, load_pairs
 
 # What tune varies (the list: length penalty, no-repeat n-gram size, min and max length); beams fixed at 4.
 SEARCH = {"length_penalty": [1.0, 2.0], "no_repeat_ngram_size": [0, 3], "min_length": [5, 15], "max_length": [48, 80]}
