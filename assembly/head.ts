@@ -25,8 +25,12 @@ export function embedRow(v: i32, C: i32, w: usize, bits: i32, scale: usize, grou
 
 /** Scalar reference for headQ. */
 export function headQRef(xq: usize, sx: f32, V: i32, C: i32, w: usize, bits: i32, scale: usize, groupSize: i32, out: usize): void {
+  headRowsRef(xq, sx, C, w, bits, scale, groupSize, out, 0, V);
+}
+
+function headRowsRef(xq: usize, sx: f32, C: i32, w: usize, bits: i32, scale: usize, groupSize: i32, out: usize, v0: i32, v1: i32): void {
   const G = groupSize > 0 ? groupSize : C;
-  for (let v = 0; v < V; v++) {
+  for (let v = v0; v < v1; v++) {
     let logit: f32 = 0;
     for (let c0 = 0, g = 0; c0 < C; c0 += G, g++) {
       logit += <f32>dotRowRef(xq, w, bits, v * C, c0, min(c0 + G, C)) * rowScaleAt(scale, groupSize, C, v, g) * sx;
@@ -41,28 +45,45 @@ function dotRowRef(xq: usize, w: usize, bits: i32, rowStart: i32, c0: i32, c1: i
   return s;
 }
 
-/**
- * SIMD headQ. Whole vectors need byte-aligned rows and groups that hold whole chunks (64 codes at 2 bits,
- * 32 at 4, 16 at 8); otherwise this falls back to the reference. xperm: C bytes of scratch holding xq in
- * the lane order of the unpacked fields.
- */
-export function headQ(xq: usize, sx: f32, V: i32, C: i32, w: usize, bits: i32, scale: usize, groupSize: i32, out: usize, xperm: usize): void {
+/** Whether headQ's SIMD path takes this shape: byte-aligned rows, groups of whole chunks. */
+// @ts-ignore: decorator
+@inline
+function headSimdOk(C: i32, bits: i32, groupSize: i32): bool {
   const chunk = bits == 2 ? 64 : bits == 4 ? 32 : 16;
-  const G = groupSize > 0 ? groupSize : C;
-  if ((C * bits) % 8 != 0 || (groupSize > 0 && groupSize % chunk != 0)) {
-    headQRef(xq, sx, V, C, w, bits, scale, groupSize, out);
-    return;
-  }
+  return (C * bits) % 8 == 0 && (groupSize <= 0 || groupSize % chunk == 0);
+}
+
+/**
+ * xperm (C bytes) = xq in the lane order of the unpacked fields, for headQ: xperm[c + 16f + j] =
+ * xq[c + fields·j + f]. Run once per token before the rows are split over threads.
+ */
+export function headPermute(xq: usize, C: i32, bits: i32, xperm: usize): void {
+  if (bits == 8) return;
+  const chunk = bits == 2 ? 64 : 32;
   const fields = 8 / bits;
   const whole = (C / chunk) * chunk;
-  // xperm[c + 16f + j] = xq[c + fields·j + f]: the order fields come out of a 16-byte load.
   for (let c = 0; c < whole; c += chunk) {
     for (let f = 0; f < fields; f++) {
       for (let j = 0; j < 16; j++) store<i8>(xperm + <usize>(c + 16 * f + j), load<i8>(xq + <usize>(c + fields * j + f)));
     }
   }
+}
+
+/**
+ * SIMD headQ, for rows v0 ≤ v < v1, with xperm from headPermute. Whole vectors need byte-aligned rows and
+ * groups that hold whole chunks (64 codes at 2 bits, 32 at 4, 16 at 8); otherwise this falls back to the
+ * reference.
+ */
+export function headQ(xq: usize, sx: f32, V: i32, C: i32, w: usize, bits: i32, scale: usize, groupSize: i32, out: usize, xperm: usize, v0: i32, v1: i32): void {
+  const chunk = bits == 2 ? 64 : bits == 4 ? 32 : 16;
+  const G = groupSize > 0 ? groupSize : C;
+  if (!headSimdOk(C, bits, groupSize)) {
+    headRowsRef(xq, sx, C, w, bits, scale, groupSize, out, v0, v1);
+    return;
+  }
+  const whole = (C / chunk) * chunk;
   const rowBytes = <usize>((C * bits) >> 3);
-  for (let v = 0; v < V; v++) {
+  for (let v = v0; v < v1; v++) {
     const row = w + <usize>v * rowBytes;
     let logit: f32 = 0;
     for (let c0 = 0, g = 0; c0 < C; c0 += G, g++) {
@@ -154,9 +175,9 @@ export function headF32Ref(x: usize, V: i32, C: i32, w: usize, out: usize): void
  * SIMD headF32: four independent f32x4 sums per row (so the adds need not wait on each other), added at the
  * end: a different order from the reference, equal within rounding.
  */
-export function headF32(x: usize, V: i32, C: i32, w: usize, out: usize): void {
+export function headF32(x: usize, V: i32, C: i32, w: usize, out: usize, v0: i32, v1: i32): void {
   const whole = (C >> 4) << 4;
-  for (let v = 0; v < V; v++) {
+  for (let v = v0; v < v1; v++) {
     const row = w + ((<usize>v * <usize>C) << 2);
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
     for (let c = 0; c < whole; c += 16) {
@@ -173,10 +194,10 @@ export function headF32(x: usize, V: i32, C: i32, w: usize, out: usize): void {
   }
 }
 
-/** f32 activations against packed rows (activation_bits = 32). Scalar: the non-default A32 path. */
-export function headQf32(x: usize, V: i32, C: i32, w: usize, bits: i32, scale: usize, groupSize: i32, out: usize): void {
+/** f32 activations against packed rows (activation_bits = 32), rows v0 ≤ v < v1. Scalar: the non-default A32 path. */
+export function headQf32(x: usize, V: i32, C: i32, w: usize, bits: i32, scale: usize, groupSize: i32, out: usize, v0: i32, v1: i32): void {
   const G = groupSize > 0 ? groupSize : C;
-  for (let v = 0; v < V; v++) {
+  for (let v = v0; v < v1; v++) {
     let logit: f32 = 0;
     for (let c0 = 0, g = 0; c0 < C; c0 += G, g++) {
       let s: f32 = 0;

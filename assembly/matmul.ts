@@ -25,30 +25,34 @@ export function matmulQRef(xq: usize, sx: usize, T: i32, K: i32, N: i32, w: usiz
     for (let k0 = 0, g = 0; k0 < K; k0 += G, g++) {
       memory.fill(acc, 0, <usize>N << 2);
       accumulateRowsRef(x, w, bits, k0, min(k0 + G, K), 0, N, N, acc);
-      epilogue(acc, N, g, scale, groupSize, load<f32>(sx + (<usize>t << 2)), bias, out + ((<usize>t * <usize>N) << 2));
+      epilogue(acc, 0, N, N, g, scale, groupSize, load<f32>(sx + (<usize>t << 2)), bias, out + ((<usize>t * <usize>N) << 2));
     }
   }
 }
 
-/** SIMD version; perm: i32 scratch of N (columns in the unpacked lane order). */
-export function matmulQ(xq: usize, sx: usize, T: i32, K: i32, N: i32, w: usize, bits: i32, scale: usize, groupSize: i32, bias: usize, out: usize, acc: usize, perm: usize): void {
+/**
+ * SIMD version, for output columns n0 ≤ n < n1 (n0 a multiple of 64: threads split N this way); perm: i32
+ * scratch of N (columns in the unpacked lane order). acc and perm are used only at the columns computed.
+ */
+export function matmulQ(xq: usize, sx: usize, T: i32, K: i32, N: i32, w: usize, bits: i32, scale: usize, groupSize: i32, bias: usize, out: usize, acc: usize, perm: usize, n0: i32, n1: i32): void {
   const G = groupSize > 0 ? groupSize : K;
   // Rows must start on a byte boundary for whole-vector loads; otherwise every column is a tail column.
   const chunk = bits == 2 ? 64 : bits == 4 ? 32 : 16;
   const aligned = (N * bits) % 8 == 0;
-  const simdCols = aligned ? (N / chunk) * chunk : 0;
+  const simdEnd = aligned ? min(n1, (N / chunk) * chunk) : n0;
+  const tail = max(n0, simdEnd);
   for (let t = 0; t < T; t++) {
     const x = xq + <usize>t * <usize>K;
     for (let k0 = 0, g = 0; k0 < K; k0 += G, g++) {
       const k1 = min(k0 + G, K);
-      memory.fill(acc, 0, <usize>N << 2);
-      if (simdCols > 0) {
-        if (bits == 2) accumulateQ2(x, w, k0, k1, N, simdCols, acc, perm);
-        else if (bits == 4) accumulateQ4(x, w, k0, k1, N, simdCols, acc, perm);
-        else accumulateQ8(x, w, k0, k1, N, simdCols, acc);
+      memory.fill(acc + (<usize>n0 << 2), 0, <usize>(n1 - n0) << 2);
+      if (simdEnd > n0) {
+        if (bits == 2) accumulateQ2(x, w, k0, k1, N, n0, simdEnd, acc, perm);
+        else if (bits == 4) accumulateQ4(x, w, k0, k1, N, n0, simdEnd, acc, perm);
+        else accumulateQ8(x, w, k0, k1, N, n0, simdEnd, acc);
       }
-      if (simdCols < N) accumulateRowsRef(x, w, bits, k0, k1, simdCols, N, N, acc);
-      epilogue(acc, N, g, scale, groupSize, load<f32>(sx + (<usize>t << 2)), bias, out + ((<usize>t * <usize>N) << 2));
+      if (tail < n1) accumulateRowsRef(x, w, bits, k0, k1, tail, n1, N, acc);
+      epilogue(acc, n0, n1, N, g, scale, groupSize, load<f32>(sx + (<usize>t << 2)), bias, out + ((<usize>t * <usize>N) << 2));
     }
   }
 }
@@ -65,11 +69,11 @@ function accumulateRowsRef(x: usize, w: usize, bits: i32, k0: i32, k1: i32, n0: 
   }
 }
 
-/** out[n] (= bias[n] for the first group) += f32(acc[n]) · step[g, n] · s. */
+/** out[n] (= bias[n] for the first group) += f32(acc[n]) · step[g, n] · s, for n0 ≤ n < n1. */
 // @ts-ignore: decorator
 @inline
-function epilogue(acc: usize, N: i32, g: i32, scale: usize, groupSize: i32, s: f32, bias: usize, out: usize): void {
-  for (let n = 0; n < N; n++) {
+function epilogue(acc: usize, n0: i32, n1: i32, N: i32, g: i32, scale: usize, groupSize: i32, s: f32, bias: usize, out: usize): void {
+  for (let n = n0; n < n1; n++) {
     const o = out + (<usize>n << 2);
     const base: f32 = g > 0 ? load<f32>(o) : bias != 0 ? load<f32>(bias + (<usize>n << 2)) : 0;
     store<f32>(o, base + <f32>load<i32>(acc + (<usize>n << 2)) * scaleAt(scale, groupSize, g, N, n) * s);
@@ -78,8 +82,8 @@ function epilogue(acc: usize, N: i32, g: i32, scale: usize, groupSize: i32, s: f
 
 // 2-bit: 16 bytes of a row hold 64 columns; field f of byte j is column 4j + f. Products are at most
 // 127 in magnitude, so i16 lanes take 128 rows (16,256 < 32,767) before they are widened into `perm`.
-function accumulateQ2(x: usize, w: usize, k0: i32, k1: i32, N: i32, cols: i32, acc: usize, perm: usize): void {
-  for (let c = 0; c < cols; c += 64) {
+function accumulateQ2(x: usize, w: usize, k0: i32, k1: i32, N: i32, c0: i32, c1: i32, acc: usize, perm: usize): void {
+  for (let c = c0; c < c1; c += 64) {
     const p = perm + (<usize>c << 2);
     memory.fill(p, 0, 256);
     let k = k0;
@@ -113,8 +117,8 @@ function accumulateQ2(x: usize, w: usize, k0: i32, k1: i32, N: i32, cols: i32, a
 
 // 4-bit: 16 bytes hold 32 columns; field f of byte j is column 2j + f. Products reach 127 · 7 = 889, so
 // i16 lanes take 32 rows (28,448) before widening.
-function accumulateQ4(x: usize, w: usize, k0: i32, k1: i32, N: i32, cols: i32, acc: usize, perm: usize): void {
-  for (let c = 0; c < cols; c += 32) {
+function accumulateQ4(x: usize, w: usize, k0: i32, k1: i32, N: i32, c0: i32, c1: i32, acc: usize, perm: usize): void {
+  for (let c = c0; c < c1; c += 32) {
     const p = perm + (<usize>c << 2);
     memory.fill(p, 0, 128);
     let k = k0;
@@ -152,8 +156,8 @@ function widenInto(p: usize, lo: v128, hi: v128): void {
 
 // 8-bit: products reach 127² = 16,129, too big for i16 sums, so rows go in pairs through i32x4.dot_i16x8_s:
 // bytes of rows k and k+1 are interleaved per column and dotted with (x[k], x[k+1]); columns stay in order.
-function accumulateQ8(x: usize, w: usize, k0: i32, k1: i32, N: i32, cols: i32, acc: usize): void {
-  for (let c = 0; c < cols; c += 16) {
+function accumulateQ8(x: usize, w: usize, k0: i32, k1: i32, N: i32, c0: i32, c1: i32, acc: usize): void {
+  for (let c = c0; c < c1; c += 16) {
     let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
     for (let k = k0; k < k1; k += 2) {
       const second = k + 1 < k1;
@@ -183,21 +187,21 @@ function accumulateQ8(x: usize, w: usize, k0: i32, k1: i32, N: i32, cols: i32, a
 //
 // Scalar only: it serves the non-default "A32" exports, where speed is not the point.
 
-export function matmulQf32(x: usize, T: i32, K: i32, N: i32, w: usize, bits: i32, scale: usize, groupSize: i32, bias: usize, out: usize, accf: usize): void {
+export function matmulQf32(x: usize, T: i32, K: i32, N: i32, w: usize, bits: i32, scale: usize, groupSize: i32, bias: usize, out: usize, accf: usize, n0: i32, n1: i32): void {
   const G = groupSize > 0 ? groupSize : K;
   for (let t = 0; t < T; t++) {
     const xt = x + ((<usize>t * <usize>K) << 2);
     const o = out + ((<usize>t * <usize>N) << 2);
     for (let k0 = 0, g = 0; k0 < K; k0 += G, g++) {
-      memory.fill(accf, 0, <usize>N << 2);
+      memory.fill(accf + (<usize>n0 << 2), 0, <usize>(n1 - n0) << 2);
       for (let k = k0; k < min(k0 + G, K); k++) {
         const xk = load<f32>(xt + (<usize>k << 2));
-        for (let n = 0; n < N; n++) {
+        for (let n = n0; n < n1; n++) {
           const p = accf + (<usize>n << 2);
           store<f32>(p, load<f32>(p) + xk * <f32>unpackCode(w, bits, k * N + n));
         }
       }
-      for (let n = 0; n < N; n++) {
+      for (let n = n0; n < n1; n++) {
         const on = o + (<usize>n << 2);
         const base: f32 = g > 0 ? load<f32>(on) : bias != 0 ? load<f32>(bias + (<usize>n << 2)) : 0;
         store<f32>(on, base + load<f32>(accf + (<usize>n << 2)) * scaleAt(scale, groupSize, g, N, n));
@@ -222,44 +226,52 @@ export function matmulF32Ref(x: usize, T: i32, K: i32, N: i32, w: usize, bias: u
 }
 
 /**
- * SIMD: streams W row by row (contiguous, as it lies in memory) and keeps the output row in L1, adding
- * four rows of W per pass; each column still adds its terms in k order, so it equals the reference bit
- * for bit. (Holding columns in registers across all of K instead strides through W by whole rows and ran
- * at a third of the memory bandwidth.)
+ * SIMD, for output columns n0 ≤ n < n1: streams W row by row (contiguous, as it lies in memory) and keeps
+ * the output row in L1, adding eight rows of W per pass (fewer passes over the output row than four; the
+ * eight loads are independent, so they overlap); each column still adds its terms in k order, so it equals
+ * the reference bit for bit. (Holding columns in registers across all of K instead strides through W by
+ * whole rows and ran at a third of the memory bandwidth.)
  */
-export function matmulF32(x: usize, T: i32, K: i32, N: i32, w: usize, bias: usize, out: usize): void {
-  const cols = (N >> 2) << 2;
+export function matmulF32(x: usize, T: i32, K: i32, N: i32, w: usize, bias: usize, out: usize, n0: i32, n1: i32): void {
+  const cols = n0 + (((n1 - n0) >> 2) << 2);
   const rowBytes = <usize>N << 2;
   for (let t = 0; t < T; t++) {
     const xt = x + ((<usize>t * <usize>K) << 2);
     const o = out + ((<usize>t * <usize>N) << 2);
-    if (bias != 0) memory.copy(o, bias, rowBytes);
-    else memory.fill(o, 0, rowBytes);
+    const span = <usize>(n1 - n0) << 2;
+    if (bias != 0) memory.copy(o + (<usize>n0 << 2), bias + (<usize>n0 << 2), span);
+    else memory.fill(o + (<usize>n0 << 2), 0, span);
     let k = 0;
-    for (; k + 4 <= K; k += 4) {
-      const x0 = f32x4.splat(load<f32>(xt + (<usize>k << 2))), x1 = f32x4.splat(load<f32>(xt + (<usize>(k + 1) << 2)));
-      const x2 = f32x4.splat(load<f32>(xt + (<usize>(k + 2) << 2))), x3 = f32x4.splat(load<f32>(xt + (<usize>(k + 3) << 2)));
+    for (; k + 8 <= K; k += 8) {
+      const xk = xt + (<usize>k << 2);
+      const x0 = f32x4.splat(load<f32>(xk)), x1 = f32x4.splat(load<f32>(xk, 4)), x2 = f32x4.splat(load<f32>(xk, 8)), x3 = f32x4.splat(load<f32>(xk, 12));
+      const x4 = f32x4.splat(load<f32>(xk, 16)), x5 = f32x4.splat(load<f32>(xk, 20)), x6 = f32x4.splat(load<f32>(xk, 24)), x7 = f32x4.splat(load<f32>(xk, 28));
       const r0 = w + <usize>k * rowBytes;
-      for (let n = 0; n < cols; n += 4) {
+      for (let n = n0; n < cols; n += 4) {
         const p = <usize>n << 2;
+        const r = r0 + p;
         let acc = v128.load(o + p);
-        acc = f32x4.add(acc, f32x4.mul(x0, v128.load(r0 + p)));
-        acc = f32x4.add(acc, f32x4.mul(x1, v128.load(r0 + rowBytes + p)));
-        acc = f32x4.add(acc, f32x4.mul(x2, v128.load(r0 + 2 * rowBytes + p)));
-        acc = f32x4.add(acc, f32x4.mul(x3, v128.load(r0 + 3 * rowBytes + p)));
+        acc = f32x4.add(acc, f32x4.mul(x0, v128.load(r)));
+        acc = f32x4.add(acc, f32x4.mul(x1, v128.load(r + rowBytes)));
+        acc = f32x4.add(acc, f32x4.mul(x2, v128.load(r + 2 * rowBytes)));
+        acc = f32x4.add(acc, f32x4.mul(x3, v128.load(r + 3 * rowBytes)));
+        acc = f32x4.add(acc, f32x4.mul(x4, v128.load(r + 4 * rowBytes)));
+        acc = f32x4.add(acc, f32x4.mul(x5, v128.load(r + 5 * rowBytes)));
+        acc = f32x4.add(acc, f32x4.mul(x6, v128.load(r + 6 * rowBytes)));
+        acc = f32x4.add(acc, f32x4.mul(x7, v128.load(r + 7 * rowBytes)));
         v128.store(o + p, acc);
       }
-      for (let n = cols; n < N; n++) {
+      for (let n = cols; n < n1; n++) {
         const p = <usize>n << 2;
         let acc = load<f32>(o + p);
-        for (let j = 0; j < 4; j++) acc += load<f32>(xt + (<usize>(k + j) << 2)) * load<f32>(r0 + <usize>j * rowBytes + p);
+        for (let j = 0; j < 8; j++) acc += load<f32>(xt + (<usize>(k + j) << 2)) * load<f32>(r0 + <usize>j * rowBytes + p);
         store<f32>(o + p, acc);
       }
     }
     for (; k < K; k++) {
       const xk = load<f32>(xt + (<usize>k << 2));
       const row = w + <usize>k * rowBytes;
-      for (let n = 0; n < N; n++) {
+      for (let n = n0; n < n1; n++) {
         const p = <usize>n << 2;
         store<f32>(o + p, load<f32>(o + p) + xk * load<f32>(row + p));
       }

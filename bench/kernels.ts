@@ -34,10 +34,10 @@ async function main(): Promise<void> {
       const xq = a.alloc(K), sx = a.alloc(4);
       k.quantizeActivationRows(a.put(x), xq, sx, 1, K);
       const w = a.put(packCodes(codes, bits)), s = a.put(Float32Array.of(0.01)), out = a.alloc(4 * N), out2 = a.alloc(4 * N), acc = a.alloc(4 * N), perm = a.alloc(4 * N);
-      k.matmulQ(xq, sx, 1, K, N, w, bits, s, 0, 0, out, acc, perm);
+      k.matmulQ(xq, sx, 1, K, N, w, bits, s, 0, 0, out, acc, perm, 0, 1);
       k.matmulQRef(xq, sx, 1, K, N, w, bits, s, 0, 0, out2, acc);
       assert.deepEqual(a.f32(out, N), a.f32(out2, N), `matmulQ ${bits}-bit ${name}`);
-      for (const [variant, fn] of [["simd", () => k.matmulQ(xq, sx, 1, K, N, w, bits, s, 0, 0, out, acc, perm)], ["scalar", () => k.matmulQRef(xq, sx, 1, K, N, w, bits, s, 0, 0, out, acc)]] as const) {
+      for (const [variant, fn] of [["simd", () => k.matmulQ(xq, sx, 1, K, N, w, bits, s, 0, 0, out, acc, perm, 0, 1)], ["scalar", () => k.matmulQRef(xq, sx, 1, K, N, w, bits, s, 0, 0, out, acc)]] as const) {
         const label = `matmulQ ${variant} ${bits}-bit ${name}`;
         bench.add(label, fn);
         tasks.push({ label, kernel: `matmulQ (${variant})`, shape: name, bits, macs: K * N });
@@ -49,11 +49,12 @@ async function main(): Promise<void> {
     k.quantizeActivationRows(a.put(Float32Array.from({ length: C }, () => r() * 2 - 1)), xq, sx, 1, C);
     const w = a.put(packCodes(codes, bits)), s = a.put(Float32Array.of(0.01)), out = a.alloc(4 * V), out2 = a.alloc(4 * V), xperm = a.alloc(C);
     const scale = a.f32(sx, 1)[0];
-    k.headQ(xq, scale, V, C, w, bits, s, 0, out, xperm);
+    k.headPermute(xq, C, bits, xperm);
+    k.headQ(xq, scale, V, C, w, bits, s, 0, out, xperm, 0, 1);
     k.headQRef(xq, scale, V, C, w, bits, s, 0, out2);
     assert.deepEqual(a.f32(out, V), a.f32(out2, V), `headQ ${bits}-bit`);
     const label = `headQ simd ${bits}-bit`;
-    bench.add(label, () => k.headQ(xq, scale, V, C, w, bits, s, 0, out, xperm));
+    bench.add(label, () => { k.headPermute(xq, C, bits, xperm); k.headQ(xq, scale, V, C, w, bits, s, 0, out, xperm, 0, 1); });
     tasks.push({ label, kernel: "headQ (simd)", shape: HEAD.name, bits, macs: V * C });
   }
   await bench.run();

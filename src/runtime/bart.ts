@@ -12,7 +12,7 @@ import { LowbitError } from "../errors.js";
 import { BART_POSITION_OFFSET, type BartConfig } from "../format/bart_config.js";
 import type { LowbitModelFile } from "../format/lowbit_onnx.js";
 import type { Kernels } from "./kernels.js";
-import { allocate, checkTokenIds, MatrixProducts, outOfMemory, WeightPlacer, type MappedWeight } from "./weights.js";
+import { allocate, checkTokenIds, embedRow, MatrixProducts, outOfMemory, WeightPlacer, type MappedWeight } from "./weights.js";
 
 /** Rows per encoder matrix product: bounds the scratch while keeping the products matrix-shaped. */
 export const ENCODER_CHUNK = 64;
@@ -125,7 +125,7 @@ export class BartExecutor {
       // shared.weight lives in both files (each must stand alone for other runtimes); it is placed once,
       // after checking that the two copies are the same bytes.
       checkSameSharedWeight(encoder, decoder);
-      this.shared = enc.weight("shared.weight");
+      this.shared = enc.weight("shared.weight", "rows");
       this.encPositions = enc.vector("encoder.embed_positions.weight");
       this.encLnEmbedding = ln(enc, "encoder.layernorm_embedding");
       for (let l = 0; l < c.encoder_layers; l++) {
@@ -171,7 +171,7 @@ export class BartExecutor {
   private reserveScratch(rows: number): void {
     if (rows <= this.scratchRows) return;
     const d = this.config.d_model;
-    this.products = new MatrixProducts(this.k, this.activationBits, rows, Math.max(d, this.maxF), Math.max(d, this.maxF));
+    this.products = new MatrixProducts(this.k, this.activationBits, rows, Math.max(d, this.maxF), Math.max(d, this.maxF), this.shared.layout === "lut2" ? this.config.vocab_size : 0);
     this.h = allocate(this.k, rows * d * 4);
     this.q = allocate(this.k, rows * d * 4);
     this.kv = allocate(this.k, rows * 2 * d * 4);
@@ -208,7 +208,7 @@ export class BartExecutor {
     const d = this.config.d_model;
     for (let t = 0; t < ids.length; t++) {
       const row = out + t * d * 4;
-      k.embedRow(ids[t], d, this.shared.data, this.shared.bits, this.shared.scale, this.shared.groupSize, row);
+      embedRow(k, this.shared, ids[t], d, row);
       if (this.embedScale !== 1) {
         const v = new Float32Array(k.memory.buffer, row, d);
         for (let i = 0; i < d; i++) v[i] = Math.fround(v[i] * this.embedScale);

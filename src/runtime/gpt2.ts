@@ -13,7 +13,7 @@ import { LowbitError } from "../errors.js";
 import type { Gpt2Config } from "../format/gpt2_config.js";
 import type { LowbitModelFile } from "../format/lowbit_onnx.js";
 import type { Kernels } from "./kernels.js";
-import { allocate, checkTokenIds, MatrixProducts, outOfMemory, WeightPlacer, type MappedWeight } from "./weights.js";
+import { allocate, checkTokenIds, embedRow, MatrixProducts, outOfMemory, WeightPlacer, type MappedWeight } from "./weights.js";
 
 /** Tokens per prefill chunk: bounds the activation scratch while keeping the products matrix-shaped. */
 export const CHUNK = 64;
@@ -79,9 +79,9 @@ export class Gpt2Executor {
       const weight = (name: string): MappedWeight => placer.weight(name);
       const vector = (name: string): number => placer.vector(name);
 
-      this.wte = weight("wte.weight");
+      this.wte = placer.weight("wte.weight", "rows");
       this.wpe = vector("wpe.weight");
-      this.head = c.tie_word_embeddings ? this.wte : weight("lm_head.weight");
+      this.head = c.tie_word_embeddings ? this.wte : placer.weight("lm_head.weight", "rows");
       this.lnf = [vector("ln_f.weight"), vector("ln_f.bias")];
       for (let l = 0; l < c.n_layer; l++) {
         const p = `h.${l}`;
@@ -103,7 +103,7 @@ export class Gpt2Executor {
       this.ctx = this.alloc(CHUNK * C * 4);
       this.proj = this.alloc(CHUNK * C * 4);
       this.mlp = this.alloc(CHUNK * F * 4);
-      this.products = new MatrixProducts(kernels, this.activationBits, CHUNK, Math.max(C, F), maxN);
+      this.products = new MatrixProducts(kernels, this.activationBits, CHUNK, Math.max(C, F), maxN, this.head.layout === "lut2" ? V : 0);
       this.logits = this.alloc(V * 4);
     } catch (err) {
       throw outOfMemory(err, file.file);
@@ -202,7 +202,7 @@ export class Gpt2Executor {
 
     for (let t = 0; t < T; t++) {
       const row = this.x + t * C * 4;
-      k.embedRow(tokens[t], C, this.wte.data, this.wte.bits, this.wte.scale, this.wte.groupSize, row);
+      embedRow(k, this.wte, tokens[t], C, row);
       k.addInPlace(row, this.wpe + (P + t) * C * 4, C);
     }
     const heap = new Float32Array(k.memory.buffer);

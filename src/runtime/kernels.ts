@@ -27,19 +27,33 @@ export interface KernelExports {
   memory: WebAssembly.Memory;
   allocate(bytes: number): Ptr;
   allocatedBytes(): number;
+  /** Memory for `bytes` past the allocations, not allocated: the next allocate() reuses it. */
+  stage(bytes: number): Ptr;
   quantizeBlock(src: Ptr, dst: Ptr, count: number, stride: number, alpha: number, k: number): number;
   quantizeActivationRow(src: Ptr, dst: Ptr, n: number): number;
   quantizeActivationRows(x: Ptr, xq: Ptr, sx: Ptr, T: number, K: number): void;
-  matmulQ(xq: Ptr, sx: Ptr, T: number, K: number, N: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, bias: Ptr, out: Ptr, acc: Ptr, perm: Ptr): void;
+  // Kernels that threads share take (part, parts) last and compute one slice of the outputs; one thread
+  // passes (0, 1). See assembly/index.ts.
+  matmulQ(xq: Ptr, sx: Ptr, T: number, K: number, N: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, bias: Ptr, out: Ptr, acc: Ptr, perm: Ptr, part: number, parts: number): void;
   matmulQRef(xq: Ptr, sx: Ptr, T: number, K: number, N: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, bias: Ptr, out: Ptr, acc: Ptr): void;
-  matmulQf32(x: Ptr, T: number, K: number, N: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, bias: Ptr, out: Ptr, accf: Ptr): void;
-  matmulF32(x: Ptr, T: number, K: number, N: number, w: Ptr, bias: Ptr, out: Ptr): void;
+  matmulQf32(x: Ptr, T: number, K: number, N: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, bias: Ptr, out: Ptr, accf: Ptr, part: number, parts: number): void;
+  matmulF32(x: Ptr, T: number, K: number, N: number, w: Ptr, bias: Ptr, out: Ptr, part: number, parts: number): void;
   matmulF32Ref(x: Ptr, T: number, K: number, N: number, w: Ptr, bias: Ptr, out: Ptr): void;
+  /** Ternary lookup-table product (assembly/lut.ts) over weights repacked by repackLutKN / repackLutVC; head ≠ 0 reads (V, ⌈C/G⌉) scales. acc: ⌈N/64⌉·64 i32. */
+  matmulLut(tables: Ptr, sx: Ptr, T: number, K: number, N: number, w: Ptr, scale: Ptr, groupSize: number, head: number, bias: Ptr, out: Ptr, acc: Ptr, part: number, parts: number): void;
+  /** tables (T, ⌈K/2⌉, 32 bytes) of xq (T, K) for matmulLut. */
+  lutTables(xq: Ptr, T: number, K: number, tables: Ptr): void;
+  lutBytes(K: number, N: number): number;
+  /** 0, or 1 when a code is −2 (not ternary; dst is then unusable). */
+  repackLutKN(src: Ptr, K: number, N: number, dst: Ptr): number;
+  repackLutVC(src: Ptr, V: number, C: number, dst: Ptr): number;
+  embedRowLut(v: number, C: number, w: Ptr, scale: Ptr, groupSize: number, out: Ptr): void;
   embedRow(v: number, C: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, out: Ptr): void;
-  headQ(xq: Ptr, sx: number, V: number, C: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, out: Ptr, xperm: Ptr): void;
+  headPermute(xq: Ptr, C: number, bits: number, xperm: Ptr): void;
+  headQ(xq: Ptr, sx: number, V: number, C: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, out: Ptr, xperm: Ptr, part: number, parts: number): void;
   headQRef(xq: Ptr, sx: number, V: number, C: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, out: Ptr): void;
-  headQf32(x: Ptr, V: number, C: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, out: Ptr): void;
-  headF32(x: Ptr, V: number, C: number, w: Ptr, out: Ptr): void;
+  headQf32(x: Ptr, V: number, C: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, out: Ptr, part: number, parts: number): void;
+  headF32(x: Ptr, V: number, C: number, w: Ptr, out: Ptr, part: number, parts: number): void;
   headF32Ref(x: Ptr, V: number, C: number, w: Ptr, out: Ptr): void;
   /** eps is an f64 (the config's value as is): src/reference/common.ts uses the same. */
   layerNorm(x: Ptr, T: number, C: number, gain: Ptr, bias: Ptr, eps: number, out: Ptr): void;
@@ -66,6 +80,28 @@ export interface KernelExports {
 
 export interface Kernels extends KernelExports {
   variant: KernelVariant;
+  /** Runs the kernels that threads share: on this thread, or over a worker pool (src/runtime/threads.ts). */
+  runner: KernelRunner;
+  /**
+   * Whether ternary (2-bit) weights are repacked for the lookup-table kernel (assembly/lut.ts). On by
+   * default in the SIMD build, where it is the faster one; off keeps the unpacking kernels (benchmarks
+   * compare the two).
+   */
+  lookupTables: boolean;
+}
+
+/** Kernels that threads share (their last two arguments are part, parts). */
+export type SharedKernel = "matmulQ" | "matmulQf32" | "matmulF32" | "matmulLut" | "headQ" | "headQf32" | "headF32";
+
+export interface KernelRunner {
+  readonly threads: number;
+  /** Runs kernel(...args, part, parts) for every part, and returns when all are done. */
+  run(kernel: SharedKernel, args: number[]): void;
+}
+
+/** The runner without threads: the whole product on the calling thread. */
+export function singleThread(e: Pick<KernelExports, SharedKernel>): KernelRunner {
+  return { threads: 1, run: (kernel, args) => (e[kernel] as (...a: number[]) => void)(...args, 0, 1) };
 }
 
 /** Raised when the kernels cannot get the memory they need (WASM memory is limited to 4 GiB). */
@@ -91,12 +127,19 @@ export async function instantiateKernels(wasm: BufferSource | WebAssembly.Module
     : (await WebAssembly.instantiate(wasm, imports)).instance;
   const e = instance.exports as unknown as KernelExports & { simd: WebAssembly.Global };
   if (Boolean(e.simd.value) !== (variant === "simd")) throw new Error(`lowbit kernels: expected the ${variant} build`);
-  const allocate = (bytes: number): number => {
+  const checkLimit = (bytes: number): void => {
     const wanted = e.allocatedBytes() + bytes;
     if (wanted > memoryLimitBytes) {
       throw new KernelAbort(`WASM memory would reach ${wanted} bytes, over the limit of ${memoryLimitBytes}`);
     }
+  };
+  const allocate = (bytes: number): number => {
+    checkLimit(bytes);
     return e.allocate(bytes) >>> 0;
   };
-  return Object.assign(Object.create(null) as object, e, { variant, allocate }) as Kernels;
+  const stage = (bytes: number): number => {
+    checkLimit(bytes);
+    return e.stage(bytes) >>> 0;
+  };
+  return Object.assign(Object.create(null) as object, e, { variant, allocate, stage, runner: singleThread(e), lookupTables: variant === "simd" }) as Kernels;
 }

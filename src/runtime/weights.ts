@@ -15,7 +15,15 @@ export interface MappedWeight {
   bits: number; // 32 for fp32
   groupSize: number;
   shape: number[];
+  /**
+   * "packed": the file's bytes as stored; "lut2": ternary codes repacked for the lookup-table kernel
+   * (assembly/lut.ts's layout, the same size), made at load from the file's bytes.
+   */
+  layout: "packed" | "lut2";
 }
+
+/** How a weight is used: a linear layer's (K, N), or an embedding's (V, C) rows (the token lookup and the head). */
+export type WeightRole = "linear" | "rows";
 
 /** An allocation failure as the one-line error users see; other errors pass through. */
 export function outOfMemory(err: unknown, what: string): unknown {
@@ -50,7 +58,8 @@ export class WeightPlacer {
     this.byName = new Map(file.weights.map((w) => [w.name, w]));
   }
 
-  weight(name: string): MappedWeight {
+  /** The weight `name`, placed as `role` wants it (see WeightRole); a weight is placed once, in one role. */
+  weight(name: string, role: WeightRole = "linear"): MappedWeight {
     const done = this.placed.get(name);
     if (done !== undefined) return done;
     const w = this.byName.get(name);
@@ -60,12 +69,42 @@ export class WeightPlacer {
         file: this.file.file, tensor: w.name, hint: "re-export without --format nbits",
       });
     }
-    const data = this.place(this.file.initializers.get(w.initializer)!.raw);
-    const mapped = w.layout === "float"
-      ? { data, scale: 0, bits: 32, groupSize: 0, shape: w.shape }
-      : { data, scale: this.place(this.file.initializers.get(w.scale!)!.raw), bits: w.bits!, groupSize: w.group_size ?? 0, shape: w.shape };
+    const raw = this.file.initializers.get(w.initializer)!.raw;
+    let mapped: MappedWeight;
+    if (w.layout === "float") {
+      mapped = { data: this.place(raw), scale: 0, bits: 32, groupSize: 0, shape: w.shape, layout: "packed" };
+    } else {
+      const groupSize = w.group_size ?? 0;
+      const scale = this.place(this.file.initializers.get(w.scale!)!.raw);
+      const lut = this.usesLookupTables(w.bits!, groupSize) ? this.placeRepacked(raw, w.shape, role) : undefined;
+      mapped = lut === undefined
+        ? { data: this.place(raw), scale, bits: w.bits!, groupSize, shape: w.shape, layout: "packed" }
+        : { data: lut, scale, bits: w.bits!, groupSize, shape: w.shape, layout: "lut2" };
+    }
     this.placed.set(name, mapped);
     return mapped;
+  }
+
+  /** Ternary weights under int8 activations, with scale groups of whole input pairs, take the lookup tables. */
+  private usesLookupTables(bits: number, groupSize: number): boolean {
+    return this.k.lookupTables && bits === 2 && this.file.quantization.activation_bits === 8 && groupSize % 2 === 0;
+  }
+
+  /**
+   * Repacks a 2-bit weight for assembly/lut.ts: the file's bytes go to a staging area past the allocations
+   * (reused by the next one, so they cost no memory), and the repack writes the weight's own allocation.
+   * undefined when a code is −2 (not ternary): the caller then places the bytes as stored.
+   */
+  private placeRepacked(raw: Uint8Array, shape: number[], role: WeightRole): number | undefined {
+    const [K, N] = role === "rows" ? [shape[1], shape[0]] : [shape[0], shape[1]];
+    const bytes = this.k.lutBytes(K, N);
+    const dst = allocate(this.k, bytes);
+    const src = this.k.stage(raw.byteLength);
+    new Uint8Array(this.k.memory.buffer, src, raw.byteLength).set(raw);
+    const bad = role === "rows" ? this.k.repackLutVC(src, N, K, dst) : this.k.repackLutKN(src, K, N, dst);
+    if (bad !== 0) return undefined;
+    this.bytes += bytes;
+    return dst;
   }
 
   /** An fp32 vector (bias, LayerNorm gain, position table): its byte offset. */
@@ -81,48 +120,69 @@ export class WeightPlacer {
   }
 }
 
+/** x (C) = row v of an embedding (V, C) placed in the "rows" role, as f32. */
+export function embedRow(k: Kernels, e: MappedWeight, v: number, C: number, out: number): void {
+  if (e.layout === "lut2") k.embedRowLut(v, C, e.data, e.scale, e.groupSize, out);
+  else k.embedRow(v, C, e.data, e.bits, e.scale, e.groupSize, out);
+}
+
 /**
- * out (T, N) = in (T, K) · W + b and logits = x · headᵀ, on the kernel that matches each weight's storage.
- * Owns the scratch the int8 path needs, sized once for the largest product the executor runs.
+ * out (T, N) = in (T, K) · W + b and logits = x · headᵀ, on the kernel that matches each weight's storage,
+ * split over the kernels' threads (Kernels.runner). Owns the scratch the int8 paths need, sized once for
+ * the largest product the executor runs.
  */
 export class MatrixProducts {
   private readonly xq: number; // (maxRows, maxK) int8
   private readonly sx: number; // (maxRows) f32
-  private readonly acc: number; // (maxN) i32 / f32
+  private readonly acc: number; // (⌈max(maxN, headRows)/64⌉·64) i32 / f32
   private readonly perm: number; // (maxN) i32
   private readonly xperm: number; // (maxK) int8
+  private readonly tables: number; // (maxRows, ⌈maxK/2⌉, 32 bytes): lookup tables, when a weight is "lut2"
 
-  constructor(private readonly k: Kernels, readonly activationBits: 8 | 32, maxRows: number, maxK: number, maxN: number) {
+  /** headRows: the vocabulary, when headRow() runs on the lookup-table kernel (its accumulators are per output). */
+  constructor(private readonly k: Kernels, readonly activationBits: 8 | 32, maxRows: number, maxK: number, maxN: number, headRows = 0) {
     this.xq = allocate(k, maxRows * maxK);
     this.sx = allocate(k, maxRows * 4);
-    this.acc = allocate(k, maxN * 4);
+    this.acc = allocate(k, (Math.ceil(Math.max(maxN, headRows) / 64) * 64) * 4);
     this.perm = allocate(k, maxN * 4);
     this.xperm = allocate(k, maxK);
+    this.tables = activationBits === 8 && k.lookupTables ? allocate(k, maxRows * Math.ceil(maxK / 2) * 32) : 0;
   }
 
   /** out (T, N) = in (T, K) · W (K, N) + b (N). */
   linear(input: number, T: number, K: number, N: number, w: MappedWeight, bias: number, out: number): void {
-    const k = this.k;
+    const { k } = this;
     if (w.bits === 32) {
-      k.matmulF32(input, T, K, N, w.data, bias, out);
+      k.runner.run("matmulF32", [input, T, K, N, w.data, bias, out]);
     } else if (this.activationBits === 8) {
       k.quantizeActivationRows(input, this.xq, this.sx, T, K);
-      k.matmulQ(this.xq, this.sx, T, K, N, w.data, w.bits, w.scale, w.groupSize, bias, out, this.acc, this.perm);
+      if (w.layout === "lut2") {
+        k.lutTables(this.xq, T, K, this.tables);
+        k.runner.run("matmulLut", [this.tables, this.sx, T, K, N, w.data, w.scale, w.groupSize, 0, bias, out, this.acc]);
+      } else {
+        k.runner.run("matmulQ", [this.xq, this.sx, T, K, N, w.data, w.bits, w.scale, w.groupSize, bias, out, this.acc, this.perm]);
+      }
     } else {
-      k.matmulQf32(input, T, K, N, w.data, w.bits, w.scale, w.groupSize, bias, out, this.acc);
+      k.runner.run("matmulQf32", [input, T, K, N, w.data, w.bits, w.scale, w.groupSize, bias, out, this.acc]);
     }
   }
 
-  /** logits (V) = final (C) · headᵀ, head (V, C) in embedding layout. */
+  /** logits (V) = final (C) · headᵀ, head (V, C) placed in the "rows" role. */
   headRow(final: number, V: number, C: number, h: MappedWeight, out: number): void {
-    const k = this.k;
+    const { k } = this;
     if (h.bits === 32) {
-      k.headF32(final, V, C, h.data, out);
+      k.runner.run("headF32", [final, V, C, h.data, out]);
     } else if (this.activationBits === 8) {
       k.quantizeActivationRows(final, this.xq, this.sx, 1, C);
-      k.headQ(this.xq, new Float32Array(k.memory.buffer, this.sx, 1)[0], V, C, h.data, h.bits, h.scale, h.groupSize, out, this.xperm);
+      if (h.layout === "lut2") {
+        k.lutTables(this.xq, 1, C, this.tables);
+        k.runner.run("matmulLut", [this.tables, this.sx, 1, C, V, h.data, h.scale, h.groupSize, 1, 0, out, this.acc]);
+      } else {
+        k.headPermute(this.xq, C, h.bits, this.xperm);
+        k.runner.run("headQ", [this.xq, new Float32Array(k.memory.buffer, this.sx, 1)[0], V, C, h.data, h.bits, h.scale, h.groupSize, out, this.xperm]);
+      }
     } else {
-      k.headQf32(final, V, C, h.data, h.bits, h.scale, h.groupSize, out);
+      k.runner.run("headQf32", [final, V, C, h.data, h.bits, h.scale, h.groupSize, out]);
     }
   }
 }

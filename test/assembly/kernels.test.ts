@@ -51,7 +51,9 @@ describe("matmulQ (int8 activations × packed K-major weights)", async () => {
           k.quantizeActivationRows(xPtr, xq, sx, T, K);
           const w = a.put(packCodes(codes, bits)), s = a.put(scale), b = a.put(bias);
           const outSimd = a.alloc(4 * T * N), outRef = a.alloc(4 * T * N), acc = a.alloc(4 * N), perm = a.alloc(4 * N);
-          k.matmulQ(xq, sx, T, K, N, w, bits, s, G, b, outSimd, acc, perm);
+          // Split over 1–3 parts, as threads run it: every part writes its own columns.
+          const parts = 1 + (K % 3);
+          for (let part = 0; part < parts; part++) k.matmulQ(xq, sx, T, K, N, w, bits, s, G, b, outSimd, acc, perm, part, parts);
           k.matmulQRef(xq, sx, T, K, N, w, bits, s, G, b, outRef, acc);
           const got = a.f32(outSimd, T * N);
           assert.deepEqual(got, a.f32(outRef, T * N), `T=${T} K=${K} N=${N}`);
@@ -79,7 +81,8 @@ describe("matmulF32 and matmulQf32", async () => {
       const T = 1 + (N % 2);
       const x = randomF32(T * K, r), w = randomF32(K * N, r, 0.1), bias = randomF32(N, r);
       const xp = a.put(x), wp = a.put(w), bp = a.put(bias), o1 = a.alloc(4 * T * N), o2 = a.alloc(4 * T * N);
-      k.matmulF32(xp, T, K, N, wp, bp, o1);
+      const parts = 1 + (K % 3);
+      for (let part = 0; part < parts; part++) k.matmulF32(xp, T, K, N, wp, bp, o1, part, parts);
       k.matmulF32Ref(xp, T, K, N, wp, bp, o2);
       assert.deepEqual(a.f32(o1, T * N), a.f32(o2, T * N), `K=${K} N=${N}`);
       const want = Array.from({ length: T * N }, (_, i) => {
@@ -98,7 +101,8 @@ describe("matmulF32 and matmulQf32", async () => {
     for (const bits of BITS) for (const [K, N, G] of [[33, 17, 0], [65, 64, 32], [129, 7, 64]]) {
       const codes = randomCodes(K * N, bits, r), x = randomF32(2 * K, r), scale = scalesFor(K, N, G, r);
       const out = a.alloc(8 * N);
-      k.matmulQf32(a.put(x), 2, K, N, a.put(packCodes(codes, bits)), bits, a.put(scale), G, 0, out, a.alloc(4 * N));
+      const xp = a.put(x), wp = a.put(packCodes(codes, bits)), sp = a.put(scale), accf = a.alloc(4 * N);
+      for (let part = 0; part < 2; part++) k.matmulQf32(xp, 2, K, N, wp, bits, sp, G, 0, out, accf, part, 2);
       const want = Array.from({ length: 2 * N }, (_, i) => {
         const t = Math.floor(i / N), n = i % N;
         let y = 0;
@@ -127,7 +131,9 @@ describe("output head and embedding over (V, C) rows", async () => {
           k.quantizeActivationRows(a.put(x), xq, sx, 1, C);
           const s = a.f32(sx, 1)[0];
           const w = a.put(packCodes(codes, bits)), sp = a.put(scale), o1 = a.alloc(4 * V), o2 = a.alloc(4 * V);
-          k.headQ(xq, s, V, C, w, bits, sp, G, o1, a.alloc(C));
+          const xperm = a.alloc(C);
+          k.headPermute(xq, C, bits, xperm);
+          for (let part = 0; part < 2; part++) k.headQ(xq, s, V, C, w, bits, sp, G, o1, xperm, part, 2);
           k.headQRef(xq, s, V, C, w, bits, sp, G, o2);
           assert.deepEqual(a.f32(o1, V), a.f32(o2, V), `C=${C}`);
           const xqs = a.i8(xq, C);
@@ -163,9 +169,91 @@ describe("output head and embedding over (V, C) rows", async () => {
     for (const C of AWKWARD_SIZES) {
       const V = 9;
       const x = a.put(randomF32(C, r)), w = a.put(randomF32(V * C, r)), o1 = a.alloc(4 * V), o2 = a.alloc(4 * V);
-      k.headF32(x, V, C, w, o1);
+      for (let part = 0; part < 2; part++) k.headF32(x, V, C, w, o1, part, 2);
       k.headF32Ref(x, V, C, w, o2);
       assertClose(a.f32(o1, V), a.f32(o2, V), 1e-5, `C=${C}`);
+    }
+  });
+});
+
+describe("matmulLut (ternary weights through lookup tables, assembly/lut.ts)", async () => {
+  const simd = await loadKernels("simd");
+  const scalar = await loadKernels("scalar");
+  const ternary = (n: number, r: () => number) => Int8Array.from({ length: n }, () => Math.floor(r() * 3) - 1);
+  // Odd and even K (a padded last pair), N across the 64-output blocks and the SIMD repack's 4-column rows.
+  const shapes: Array<[number, number]> = [];
+  for (const K of AWKWARD_SIZES) for (const N of [1, 17, 64, 68, 129, 132, 192]) shapes.push([K, N]);
+  shapes.push([768, 320], [300, 256], [512, 64]);
+
+  for (const G of [0, 32, 64]) {
+    it(`linear (K, N), ${G ? `G=${G}` : "per module"}: SIMD and scalar builds equal matmulQRef on the stored packing, bit for bit`, () => {
+      const r = rng(500 + G);
+      for (const [K, N] of shapes) {
+        const T = 1 + ((K + N) % 3);
+        const codes = ternary(K * N, r);
+        const x = randomF32(T * K, r, 3), scale = scalesFor(K, N, G, r), bias = randomF32(N, r, 0.1);
+        const want = (() => {
+          const a = new Arena(simd);
+          const xq = a.alloc(T * K), sx = a.alloc(4 * T), out = a.alloc(4 * T * N);
+          simd.quantizeActivationRows(a.put(x), xq, sx, T, K);
+          simd.matmulQRef(xq, sx, T, K, N, a.put(packCodes(codes, 2)), 2, a.put(scale), G, a.put(bias), out, a.alloc(4 * N));
+          return a.f32(out, T * N);
+        })();
+        for (const k of [simd, scalar]) {
+          const a = new Arena(k);
+          const xq = a.alloc(T * K), sx = a.alloc(4 * T), out = a.alloc(4 * T * N);
+          k.quantizeActivationRows(a.put(x), xq, sx, T, K);
+          const lut = a.alloc(k.lutBytes(K, N));
+          assert.equal(k.repackLutKN(a.put(packCodes(codes, 2)), K, N, lut), 0);
+          const tables = a.alloc(T * Math.ceil(K / 2) * 32);
+          k.lutTables(xq, T, K, tables);
+          const parts = 1 + (K % 3);
+          const acc = a.alloc(4 * Math.ceil(N / 64) * 64), s = a.put(scale), b = a.put(bias);
+          for (let part = 0; part < parts; part++) k.matmulLut(tables, sx, T, K, N, lut, s, G, 0, b, out, acc, part, parts);
+          assert.deepEqual(a.f32(out, T * N), want, `${k.variant} T=${T} K=${K} N=${N}`);
+        }
+      }
+    });
+
+    it(`head (V, C) rows, ${G ? `G=${G}` : "per module"}: equals headQRef bit for bit, and embedRowLut equals embedRow`, () => {
+      const r = rng(600 + G);
+      for (const k of [simd, scalar]) {
+        const a = new Arena(k);
+        for (const C of [...AWKWARD_SIZES, 64, 192, 256, 768]) {
+          if (G > C) continue;
+          for (const V of [1 + (C % 13), 64, 130, 257]) {
+            const codes = ternary(V * C, r);
+            const scale = randomF32(G ? V * Math.ceil(C / G) : 1, r, 0.01).map(Math.abs);
+            const xq = a.alloc(C), sx = a.alloc(4);
+            k.quantizeActivationRows(a.put(randomF32(C, r, 2)), xq, sx, 1, C);
+            const w = a.put(packCodes(codes, 2)), sp = a.put(scale), want = a.alloc(4 * V), got = a.alloc(4 * V);
+            k.headQRef(xq, a.f32(sx, 1)[0], V, C, w, 2, sp, G, want);
+            const lut = a.alloc(k.lutBytes(C, V));
+            assert.equal(k.repackLutVC(w, V, C, lut), 0);
+            const tables = a.alloc(Math.ceil(C / 2) * 32), acc = a.alloc(4 * Math.ceil(V / 64) * 64);
+            k.lutTables(xq, 1, C, tables);
+            for (let part = 0; part < 2; part++) k.matmulLut(tables, sx, 1, C, V, lut, sp, G, 1, 0, got, acc, part, 2);
+            assert.deepEqual(a.f32(got, V), a.f32(want, V), `${k.variant} C=${C} V=${V}`);
+            const e1 = a.alloc(4 * C), e2 = a.alloc(4 * C);
+            for (const v of [0, V >> 1, V - 1]) {
+              k.embedRow(v, C, w, 2, sp, G, e1);
+              k.embedRowLut(v, C, lut, sp, G, e2);
+              assert.deepEqual(a.f32(e2, C), a.f32(e1, C), `${k.variant} embedRow C=${C} V=${V} v=${v}`);
+            }
+          }
+        }
+      }
+    });
+  }
+
+  it("a code of −2 (valid two's complement, not ternary) is reported by both repacks, in SIMD blocks and in tails", () => {
+    const a = new Arena(simd);
+    for (const [rows, cols, at] of [[128, 128, 5], [128, 128, 128 * 128 - 1], [7, 33, 100], [130, 64, 129 * 64 + 3]]) {
+      const codes = ternary(rows * cols, rng(rows + at));
+      codes[at] = -2;
+      const w = a.put(packCodes(codes, 2));
+      assert.equal(simd.repackLutKN(w, rows, cols, a.alloc(simd.lutBytes(rows, cols))), 1, `KN ${rows}x${cols} at ${at}`);
+      assert.equal(simd.repackLutVC(w, rows, cols, a.alloc(simd.lutBytes(cols, rows))), 1, `VC ${rows}x${cols} at ${at}`);
     }
   });
 });
@@ -265,7 +353,7 @@ describe("scalar build", async () => {
       const a = new Arena(k);
       const xq = a.alloc(T * K), sx = a.alloc(4 * T), out = a.alloc(4 * T * N);
       k.quantizeActivationRows(a.put(x), xq, sx, T, K);
-      if (fn === "matmulQ") k.matmulQ(xq, sx, T, K, N, a.put(packCodes(codes, bits)), bits, a.put(scale), 0, 0, out, a.alloc(4 * N), a.alloc(4 * N));
+      if (fn === "matmulQ") k.matmulQ(xq, sx, T, K, N, a.put(packCodes(codes, bits)), bits, a.put(scale), 0, 0, out, a.alloc(4 * N), a.alloc(4 * N), 0, 1);
       else k.matmulQRef(xq, sx, T, K, N, a.put(packCodes(codes, bits)), bits, a.put(scale), 0, 0, out, a.alloc(4 * N));
       return a.f32(out, T * N);
     };
