@@ -59,6 +59,29 @@ export function headF32(x: usize, V: i32, C: i32, w: usize, out: usize, part: i3
   else if (part == 0) hd.headF32Ref(x, V, C, w, out);
 }
 
+/**
+ * attend split over threads by heads: part p takes its share of the NH heads and scores + p·S floats of
+ * scratch (the caller sizes scores for parts · S).
+ */
+export function attendHeads(q: usize, qStride: i32, T: i32, C: i32, NH: i32, kc: usize, vc: usize, S: i32, causal: i32, out: usize, scores: usize, part: i32, parts: i32): void {
+  const h0 = partStart(NH, 1, part, parts), h1 = partStart(NH, 1, part + 1, parts);
+  const own = scores + ((<usize>part * <usize>S) << 2);
+  if (ASC_FEATURE_SIMD) ops.attendHeads(q, qStride, T, C, NH, kc, vc, S, causal, out, own, h0, h1);
+  else ops.attendHeadsRef(q, qStride, T, C, NH, kc, vc, S, causal, out, own, h0, h1);
+}
+
+/** gelu over part p's share of n floats (elementwise: any split gives the same floats). */
+export function geluSlice(x: usize, n: i32, part: i32, parts: i32): void {
+  const i0 = partStart(n, 16, part, parts);
+  ops.gelu(x + (<usize>i0 << 2), partStart(n, 16, part + 1, parts) - i0);
+}
+
+/** geluErf over part p's share of n floats. */
+export function geluErfSlice(x: usize, n: i32, part: i32, parts: i32): void {
+  const i0 = partStart(n, 16, part, parts);
+  ops.geluErf(x + (<usize>i0 << 2), partStart(n, 16, part + 1, parts) - i0);
+}
+
 export function attend(q: usize, qStride: i32, T: i32, C: i32, NH: i32, kc: usize, vc: usize, S: i32, causal: i32, out: usize, scores: usize): void {
   if (ASC_FEATURE_SIMD) ops.attend(q, qStride, T, C, NH, kc, vc, S, causal, out, scores);
   else ops.attendRef(q, qStride, T, C, NH, kc, vc, S, causal, out, scores);

@@ -87,17 +87,37 @@ export function addInPlace(dst: usize, src: usize, n: i32): void {
 
 /**
  * Per-token int8 activations (DESIGN.md): for each row of x (T, K), scale s = max(max|x|, 1e-30) / 127 into
- * sx[t] and codes clamp(nearest(x / s), ±127) into xq (T, K).
+ * sx[t] and codes clamp(nearest(x / s), ±127) into xq (T, K). The SIMD lanes compute the same: max is exact
+ * in any order (a NaN propagates either way), and division, nearest, the saturating conversion and the
+ * clamp are the scalar operations lane by lane.
  */
 export function quantizeActivationRows(x: usize, xq: usize, sx: usize, T: i32, K: i32): void {
+  const K16 = ASC_FEATURE_SIMD ? K & ~15 : 0;
   for (let t = 0; t < T; t++) {
     const off = <usize>t * <usize>K;
+    const row = x + (off << 2);
     let m: f32 = 0;
-    for (let k = 0; k < K; k++) m = max(m, abs(load<f32>(x + ((off + <usize>k) << 2))));
+    if (ASC_FEATURE_SIMD) {
+      let mv = f32x4.splat(0);
+      for (let k = 0; k < K16; k += 4) mv = f32x4.max(mv, f32x4.abs(v128.load(row + (<usize>k << 2))));
+      m = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+    }
+    for (let k = K16; k < K; k++) m = max(m, abs(load<f32>(row + (<usize>k << 2))));
     const s = max(m, <f32>1e-30) / 127;
     store<f32>(sx + (<usize>t << 2), s);
-    for (let k = 0; k < K; k++) {
-      const q = <i32>nearest<f32>(load<f32>(x + ((off + <usize>k) << 2)) / s);
+    if (ASC_FEATURE_SIMD) {
+      const sv = f32x4.splat(s), hi = i32x4.splat(127), lo = i32x4.splat(-127);
+      for (let k = 0; k < K16; k += 16) {
+        const p = row + (<usize>k << 2);
+        const q0 = i32x4.max_s(i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.div(v128.load(p), sv))), hi), lo);
+        const q1 = i32x4.max_s(i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.div(v128.load(p, 16), sv))), hi), lo);
+        const q2 = i32x4.max_s(i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.div(v128.load(p, 32), sv))), hi), lo);
+        const q3 = i32x4.max_s(i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.div(v128.load(p, 48), sv))), hi), lo);
+        v128.store(xq + off + <usize>k, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3)));
+      }
+    }
+    for (let k = K16; k < K; k++) {
+      const q = <i32>nearest<f32>(load<f32>(row + (<usize>k << 2)) / s);
       store<i8>(xq + off + <usize>k, <i8>min(max(q, -127), 127));
     }
   }
@@ -158,11 +178,15 @@ function dotQKRef(q: usize, k: usize, HS: i32): f32 {
 }
 
 export function attendRef(q: usize, qStride: i32, T: i32, C: i32, NH: i32, kc: usize, vc: usize, S: i32, causal: i32, out: usize, scores: usize): void {
+  attendHeadsRef(q, qStride, T, C, NH, kc, vc, S, causal, out, scores, 0, NH);
+}
+
+export function attendHeadsRef(q: usize, qStride: i32, T: i32, C: i32, NH: i32, kc: usize, vc: usize, S: i32, causal: i32, out: usize, scores: usize, h0: i32, h1: i32): void {
   const HS = C / NH;
   const scale = <f32>Math.sqrt(<f64>HS);
   for (let t = 0; t < T; t++) {
     const n = causal != 0 ? S - T + t + 1 : S; // rows this token sees
-    for (let h = 0; h < NH; h++) {
+    for (let h = h0; h < h1; h++) {
       const qh = q + ((<usize>t * <usize>qStride + <usize>(h * HS)) << 2);
       for (let s = 0; s < n; s++) {
         const k = kc + ((<usize>s * <usize>C + <usize>(h * HS)) << 2);
@@ -186,16 +210,21 @@ export function attendRef(q: usize, qStride: i32, T: i32, C: i32, NH: i32, kc: u
  * attendRef bit for bit (WASM SIMD128 has no fused multiply-add).
  */
 export function attend(q: usize, qStride: i32, T: i32, C: i32, NH: i32, kc: usize, vc: usize, S: i32, causal: i32, out: usize, scores: usize): void {
+  attendHeads(q, qStride, T, C, NH, kc, vc, S, causal, out, scores, 0, NH);
+}
+
+/** attend for heads h0 ≤ h < h1 only (threads split the heads; each needs its own scores). */
+export function attendHeads(q: usize, qStride: i32, T: i32, C: i32, NH: i32, kc: usize, vc: usize, S: i32, causal: i32, out: usize, scores: usize, h0: i32, h1: i32): void {
   const HS = C / NH;
   if (HS % 4 != 0) {
-    attendRef(q, qStride, T, C, NH, kc, vc, S, causal, out, scores);
+    attendHeadsRef(q, qStride, T, C, NH, kc, vc, S, causal, out, scores, h0, h1);
     return;
   }
   const scale = <f32>Math.sqrt(<f64>HS);
   const rowBytes = <usize>C << 2;
   for (let t = 0; t < T; t++) {
     const n = causal != 0 ? S - T + t + 1 : S;
-    for (let h = 0; h < NH; h++) {
+    for (let h = h0; h < h1; h++) {
       const qh = q + ((<usize>t * <usize>qStride + <usize>(h * HS)) << 2);
       for (let s = 0; s < n; s++) {
         const k = kc + ((<usize>s * <usize>C + <usize>(h * HS)) << 2);

@@ -79,7 +79,7 @@ export class BartExecutor {
   private encV = 0;
   private crossK: number[] = []; // per decoder layer: (S, d)
   private crossV: number[] = [];
-  private encScores = 0; // (S) f32
+  private encScores = 0; // (threads, S) f32
 
   // Decoder side: rows (beams) and cache slots.
   private rowCapacity = 0; // scratch rows
@@ -90,7 +90,7 @@ export class BartExecutor {
   private slotOf: number[] = []; // row → slot
   private rows = 0;
   private position = 0; // decoder tokens cached per row
-  private decScores = 0; // (cacheRows) f32
+  private decScores = 0; // (threads, cacheRows) f32
 
   // Scratch: max(ENCODER_CHUNK, rowCapacity) rows.
   private scratchRows = 0;
@@ -192,7 +192,7 @@ export class BartExecutor {
       this.encV = allocate(this.k, bytes);
       this.crossK = this.decoderLayers.map(() => allocate(this.k, bytes));
       this.crossV = this.decoderLayers.map(() => allocate(this.k, bytes));
-      this.encScores = allocate(this.k, rows * 4);
+      this.encScores = allocate(this.k, rows * 4 * this.k.runner.threads); // one row of scores per thread
       this.sourceRows = rows;
     } catch (err) {
       throw outOfMemory(err, `an encoder input of ${rows} tokens`);
@@ -227,8 +227,7 @@ export class BartExecutor {
     const k = this.k;
     const d = this.config.d_model;
     this.linear(x, T, d, F, f.fc1, this.mlp);
-    if (this.geluKind === "erf") k.geluErf(this.mlp, T * F);
-    else k.gelu(this.mlp, T * F);
+    k.runner.run(this.geluKind === "erf" ? "geluErfSlice" : "geluSlice", [this.mlp, T * F]);
     this.linear(this.mlp, T, F, d, f.fc2, this.proj);
     k.addInPlace(x, this.proj, T * d);
     k.layerNorm(x, T, d, f.ln[0], f.ln[1], this.config.layer_norm_epsilon, x);
@@ -265,7 +264,7 @@ export class BartExecutor {
         const T = Math.min(ENCODER_CHUNK, S - t0);
         const x = this.encX + t0 * d * 4;
         this.linear(x, T, d, d, a.q, this.q);
-        k.attend(this.q, d, T, d, NH, this.encK, this.encV, S, 0, this.ctx, this.encScores);
+        k.runner.run("attendHeads", [this.q, d, T, d, NH, this.encK, this.encV, S, 0, this.ctx, this.encScores]);
         this.linear(this.ctx, T, d, d, a.out, this.proj);
         k.addInPlace(x, this.proj, T * d);
         k.layerNorm(x, T, d, a.ln[0], a.ln[1], c.layer_norm_epsilon, x);
@@ -307,7 +306,7 @@ export class BartExecutor {
         const bytes = cacheRows * c.d_model * 4;
         this.selfK = this.decoderLayers.map(() => Array.from({ length: slots }, () => allocate(this.k, bytes)));
         this.selfV = this.decoderLayers.map(() => Array.from({ length: slots }, () => allocate(this.k, bytes)));
-        this.decScores = allocate(this.k, cacheRows * 4);
+        this.decScores = allocate(this.k, cacheRows * 4 * this.k.runner.threads);
         [this.slots, this.cacheRows] = [slots, cacheRows];
       }
     } catch (err) {
@@ -377,7 +376,7 @@ export class BartExecutor {
         const slot = this.slotOf[r];
         heap.copyWithin((this.selfK[l][slot] >> 2) + P * d, (this.kv >> 2) + r * d, (this.kv >> 2) + (r + 1) * d);
         heap.copyWithin((this.selfV[l][slot] >> 2) + P * d, (this.kv >> 2) + (B + r) * d, (this.kv >> 2) + (B + r + 1) * d);
-        k.attend(this.q + r * d * 4, d, 1, d, NH, this.selfK[l][slot], this.selfV[l][slot], P + 1, 0, this.ctx + r * d * 4, this.decScores);
+        k.runner.run("attendHeads", [this.q + r * d * 4, d, 1, d, NH, this.selfK[l][slot], this.selfV[l][slot], P + 1, 0, this.ctx + r * d * 4, this.decScores]);
       }
       this.linear(this.ctx, B, d, d, a.out, this.proj);
       k.addInPlace(x, this.proj, B * d);
@@ -385,7 +384,7 @@ export class BartExecutor {
       // Cross-attention: every row against the source's keys and values, computed once in encode().
       const e = layer.cross;
       this.linear(x, B, d, d, e.q, this.q);
-      k.attend(this.q, d, B, d, NH, this.crossK[l], this.crossV[l], this.sourceLength, 0, this.ctx, this.encScores);
+      k.runner.run("attendHeads", [this.q, d, B, d, NH, this.crossK[l], this.crossV[l], this.sourceLength, 0, this.ctx, this.encScores]);
       this.linear(this.ctx, B, d, d, e.out, this.proj);
       k.addInPlace(x, this.proj, B * d);
       k.layerNorm(x, B, d, e.ln[0], e.ln[1], eps, x);

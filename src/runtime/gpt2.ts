@@ -62,7 +62,7 @@ export class Gpt2Executor {
   private readonly proj: number; // (CHUNK, C)
   private readonly mlp: number; // (CHUNK, F)
   private readonly products: MatrixProducts;
-  private scores = 0; // (cacheRows) f32
+  private scores = 0; // (threads, cacheRows) f32
   private readonly logits: number; // (V) f32
 
   constructor(kernels: Kernels, file: LowbitModelFile, options: Gpt2Options = {}) {
@@ -139,7 +139,7 @@ export class Gpt2Executor {
       const bytes = rows * c.n_embd * 4;
       const keys = this.layers.map(() => this.alloc(bytes));
       const values = this.layers.map(() => this.alloc(bytes));
-      const scores = this.alloc(rows * 4);
+      const scores = this.alloc(rows * 4 * this.k.runner.threads); // one row of scores per thread
       // Keep what is cached when the cache moves.
       const heap = new Uint8Array(this.k.memory.buffer);
       const used = this.position * c.n_embd * 4;
@@ -216,12 +216,12 @@ export class Gpt2Executor {
         heap.copyWithin((this.keys[l] >> 2) + (P + t) * C, src + C, src + 2 * C);
         heap.copyWithin((this.values[l] >> 2) + (P + t) * C, src + 2 * C, src + 3 * C);
       }
-      k.attention(this.qkv, T, C, c.n_head, this.keys[l], this.values[l], P, this.ctx, this.scores);
+      k.runner.run("attendHeads", [this.qkv, 3 * C, T, C, c.n_head, this.keys[l], this.values[l], P + T, 1, this.ctx, this.scores]);
       this.linear(this.ctx, T, C, C, layer.proj, layer.projBias, this.proj);
       k.addInPlace(this.x, this.proj, T * C);
       k.layerNorm(this.x, T, C, layer.ln2[0], layer.ln2[1], eps, this.h);
       this.linear(this.h, T, C, F, layer.fc, layer.fcBias, this.mlp);
-      k.gelu(this.mlp, T * F);
+      k.runner.run("geluSlice", [this.mlp, T * F]);
       this.linear(this.mlp, T, F, C, layer.fcProj, layer.fcProjBias, this.proj);
       k.addInPlace(this.x, this.proj, T * C);
     }

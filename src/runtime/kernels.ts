@@ -72,6 +72,11 @@ export interface KernelExports {
    */
   attend(q: Ptr, qStride: number, T: number, C: number, NH: number, kc: Ptr, vc: Ptr, S: number, causal: number, out: Ptr, scores: Ptr): void;
   attendRef(q: Ptr, qStride: number, T: number, C: number, NH: number, kc: Ptr, vc: Ptr, S: number, causal: number, out: Ptr, scores: Ptr): void;
+  /** attend split by heads over threads: scores holds parts · S floats, part p using its own S. */
+  attendHeads(q: Ptr, qStride: number, T: number, C: number, NH: number, kc: Ptr, vc: Ptr, S: number, causal: number, out: Ptr, scores: Ptr, part: number, parts: number): void;
+  /** gelu / geluErf over part p's share of n floats. */
+  geluSlice(x: Ptr, n: number, part: number, parts: number): void;
+  geluErfSlice(x: Ptr, n: number, part: number, parts: number): void;
   /** GPT-2's causal attention: attend(qkv, 3C, T, C, NH, kc, vc, P + T, 1, out, scores); qkv (T, 3C), kc/vc hold P + T rows. */
   attention(qkv: Ptr, T: number, C: number, NH: number, kc: Ptr, vc: Ptr, P: number, out: Ptr, scores: Ptr): void;
   attentionRef(qkv: Ptr, T: number, C: number, NH: number, kc: Ptr, vc: Ptr, P: number, out: Ptr, scores: Ptr): void;
@@ -91,7 +96,7 @@ export interface Kernels extends KernelExports {
 }
 
 /** Kernels that threads share (their last two arguments are part, parts). */
-export type SharedKernel = "matmulQ" | "matmulQf32" | "matmulF32" | "matmulLut" | "headQ" | "headQf32" | "headF32";
+export type SharedKernel = "matmulQ" | "matmulQf32" | "matmulF32" | "matmulLut" | "headQ" | "headQf32" | "headF32" | "attendHeads" | "geluSlice" | "geluErfSlice";
 
 export interface KernelRunner {
   readonly threads: number;

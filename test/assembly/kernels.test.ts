@@ -313,6 +313,12 @@ describe("block ops", async () => {
       k.gelu(g, 2 * C);
       const gelu = (v: number) => Math.fround(0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v))));
       assert.deepEqual(Array.from(a.f32(g, 2 * C)), Array.from(x, gelu), `gelu n=${2 * C}`);
+      const gs = a.put(x), ge = a.put(x), geWant = a.put(x);
+      for (let part = 0; part < 3; part++) k.geluSlice(gs, 2 * C, part, 3);
+      assert.deepEqual(Array.from(a.f32(gs, 2 * C)), Array.from(x, gelu), `geluSlice n=${2 * C}`);
+      for (let part = 0; part < 3; part++) k.geluErfSlice(ge, 2 * C, part, 3);
+      k.geluErf(geWant, 2 * C);
+      assert.deepEqual(a.f32(ge, 2 * C), a.f32(geWant, 2 * C), `geluErfSlice n=${2 * C}`);
 
       const y = randomF32(C, r), d = a.put(x.subarray(0, C));
       k.addInPlace(d, a.put(y), C);
@@ -418,6 +424,24 @@ describe("attend (general attention: causal or not, any query stride)", async ()
       k.attendRef(qp, c.qStride, c.T, C, c.NH, kp, vp, c.S, c.causal, o2, sc);
       assert.deepEqual(bitsOf(a.f32(o1, c.T * C)), bitsOf(a.f32(o2, c.T * C)), label(c));
       assertClose(a.f32(o2, c.T * C), attendF64(q, kc, vc, c), 1e-5, label(c));
+    }
+  });
+
+  it("attendHeads split over 2 and 3 parts (as threads run it) equals attend bit for bit, in both builds", () => {
+    const r = rng(24);
+    for (const kk of [k, ks]) {
+      const a = new Arena(kk);
+      for (const c of attendCases(27).filter((_, i) => i % 2 === 0)) {
+        const C = c.NH * c.HS;
+        const qp = a.put(randomF32(c.T * c.qStride, r, 2)), kp = a.put(randomF32(c.S * C, r)), vp = a.put(randomF32(c.S * C, r));
+        const want = a.alloc(4 * c.T * C);
+        kk.attend(qp, c.qStride, c.T, C, c.NH, kp, vp, c.S, c.causal, want, a.alloc(4 * c.S));
+        for (const parts of [2, 3]) {
+          const got = a.alloc(4 * c.T * C), sc = a.alloc(4 * c.S * parts);
+          for (let part = 0; part < parts; part++) kk.attendHeads(qp, c.qStride, c.T, C, c.NH, kp, vp, c.S, c.causal, got, sc, part, parts);
+          assert.deepEqual(bitsOf(a.f32(got, c.T * C)), bitsOf(a.f32(want, c.T * C)), `${kk.variant} ${parts} parts ${label(c)}`);
+        }
+      }
     }
   });
 

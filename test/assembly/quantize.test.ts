@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { seededRandom } from "../../src/runtime/sampling.js";
 import { instantiateKernels, kernelFileName, simdSupported, type KernelVariant, type Kernels } from "../../src/runtime/kernels.js";
 import { FIXTURES, ROOT } from "../helpers/fixtures.js";
 
@@ -48,6 +49,24 @@ describe("AssemblyScript quantizer", () => {
         assert.equal(scale, a.scale);
         const codes = new Int8Array(k.memory.buffer, dst, n);
         assert.deepEqual(Array.from(codes, (q) => Math.fround(q * scale)), a.x_hat);
+      }
+    });
+
+    it(`${variant} build: quantizeActivationRows (the runtime's, SIMD lanes in the simd build) equals quantizeActivationRow row by row`, async () => {
+      const k = await load(variant);
+      const r = seededRandom(21);
+      for (const K of [1, 3, 15, 16, 17, 31, 33, 64, 65, 127, 129, 768]) {
+        const T = 1 + (K % 3);
+        // Values on the half-code grid too, so that nearest's ties (half to even) are exercised.
+        const x = Float32Array.from({ length: T * K }, (_, i) => (i % 5 === 0 ? Math.round((r() * 2 - 1) * 254) / 2 : (r() * 2 - 1) * 3));
+        const src = k.allocate(4 * T * K), xq = k.allocate(T * K), sx = k.allocate(4 * T), one = k.allocate(K);
+        new Float32Array(k.memory.buffer, src, T * K).set(x);
+        k.quantizeActivationRows(src, xq, sx, T, K);
+        for (let t = 0; t < T; t++) {
+          const scale = k.quantizeActivationRow(src + 4 * t * K, one, K);
+          assert.equal(new Float32Array(k.memory.buffer, sx, T)[t], scale, `K=${K} t=${t}`);
+          assert.deepEqual(new Int8Array(k.memory.buffer, xq + t * K, K), new Int8Array(k.memory.buffer, one, K), `K=${K} t=${t}`);
+        }
       }
     });
   }
