@@ -40,6 +40,11 @@ export interface LoadOptions {
   dtype?: string;
   /** BART: decoder rows (beams) to size the scratch for up front. */
   maxBeams?: number;
+  /**
+   * Run ternary (2-bit) weights through the lookup-table kernel (default true in the SIMD build; the
+   * weights are repacked at load). false keeps the unpacking kernel, for comparison.
+   */
+  lookupTables?: boolean;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -97,7 +102,9 @@ export async function loadKernels(options: LoadOptions = {}): Promise<Kernels> {
   const variant = options.variant ?? preferredVariant();
   let wasm = options.kernels ?? new URL(`../../build/${kernelFileName(variant)}`, import.meta.url);
   if (typeof wasm === "string" || wasm instanceof URL) wasm = await readSource(wasm, "WASM kernels (run `npm run build`)");
-  return instantiateKernels(wasm, variant, options.memoryLimitBytes);
+  const kernels = await instantiateKernels(wasm, variant, options.memoryLimitBytes);
+  if (options.lookupTables === false) kernels.lookupTables = false;
+  return kernels;
 }
 
 /** Loads a model of either family: a GPT-2 .onnx file, or a folder (path, URL ending in "/", or its files). */
