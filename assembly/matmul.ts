@@ -227,53 +227,103 @@ export function matmulF32Ref(x: usize, T: i32, K: i32, N: i32, w: usize, bias: u
 
 /**
  * SIMD, for output columns n0 ≤ n < n1: streams W row by row (contiguous, as it lies in memory) and keeps
- * the output row in L1, adding eight rows of W per pass (fewer passes over the output row than four; the
- * eight loads are independent, so they overlap); each column still adds its terms in k order, so it equals
- * the reference bit for bit. (Holding columns in registers across all of K instead strides through W by
- * whole rows and ran at a third of the memory bandwidth.)
+ * the output rows in L1. Tokens go four at a time (a prefill's register tile): each loaded vector of W is
+ * used for all four, so W streams once per four tokens instead of once per token; a lone token adds eight
+ * rows of W per pass instead. Each column still adds its terms in k order, so it equals the reference bit
+ * for bit. (Holding columns in registers across all of K instead strides through W by whole rows and ran
+ * at a third of the memory bandwidth.)
  */
 export function matmulF32(x: usize, T: i32, K: i32, N: i32, w: usize, bias: usize, out: usize, n0: i32, n1: i32): void {
+  const span = <usize>(n1 - n0) << 2;
+  for (let t = 0; t < T; t++) {
+    const o = out + ((<usize>t * <usize>N + <usize>n0) << 2);
+    if (bias != 0) memory.copy(o, bias + (<usize>n0 << 2), span);
+    else memory.fill(o, 0, span);
+  }
+  let t = 0;
+  for (; t + 4 <= T; t += 4) accumulateF32x4Tokens(x + ((<usize>t * <usize>K) << 2), K, N, w, out + ((<usize>t * <usize>N) << 2), n0, n1);
+  for (; t < T; t++) accumulateF32Token(x + ((<usize>t * <usize>K) << 2), K, N, w, out + ((<usize>t * <usize>N) << 2), n0, n1);
+}
+
+/** o[n] += Σ_k xt[k] · W[k, n] for one token, eight rows of W per pass over the output row. */
+function accumulateF32Token(xt: usize, K: i32, N: i32, w: usize, o: usize, n0: i32, n1: i32): void {
   const cols = n0 + (((n1 - n0) >> 2) << 2);
   const rowBytes = <usize>N << 2;
-  for (let t = 0; t < T; t++) {
-    const xt = x + ((<usize>t * <usize>K) << 2);
-    const o = out + ((<usize>t * <usize>N) << 2);
-    const span = <usize>(n1 - n0) << 2;
-    if (bias != 0) memory.copy(o + (<usize>n0 << 2), bias + (<usize>n0 << 2), span);
-    else memory.fill(o + (<usize>n0 << 2), 0, span);
-    let k = 0;
-    for (; k + 8 <= K; k += 8) {
-      const xk = xt + (<usize>k << 2);
-      const x0 = f32x4.splat(load<f32>(xk)), x1 = f32x4.splat(load<f32>(xk, 4)), x2 = f32x4.splat(load<f32>(xk, 8)), x3 = f32x4.splat(load<f32>(xk, 12));
-      const x4 = f32x4.splat(load<f32>(xk, 16)), x5 = f32x4.splat(load<f32>(xk, 20)), x6 = f32x4.splat(load<f32>(xk, 24)), x7 = f32x4.splat(load<f32>(xk, 28));
-      const r0 = w + <usize>k * rowBytes;
-      for (let n = n0; n < cols; n += 4) {
-        const p = <usize>n << 2;
-        const r = r0 + p;
-        let acc = v128.load(o + p);
-        acc = f32x4.add(acc, f32x4.mul(x0, v128.load(r)));
-        acc = f32x4.add(acc, f32x4.mul(x1, v128.load(r + rowBytes)));
-        acc = f32x4.add(acc, f32x4.mul(x2, v128.load(r + 2 * rowBytes)));
-        acc = f32x4.add(acc, f32x4.mul(x3, v128.load(r + 3 * rowBytes)));
-        acc = f32x4.add(acc, f32x4.mul(x4, v128.load(r + 4 * rowBytes)));
-        acc = f32x4.add(acc, f32x4.mul(x5, v128.load(r + 5 * rowBytes)));
-        acc = f32x4.add(acc, f32x4.mul(x6, v128.load(r + 6 * rowBytes)));
-        acc = f32x4.add(acc, f32x4.mul(x7, v128.load(r + 7 * rowBytes)));
-        v128.store(o + p, acc);
-      }
-      for (let n = cols; n < n1; n++) {
-        const p = <usize>n << 2;
-        let acc = load<f32>(o + p);
-        for (let j = 0; j < 8; j++) acc += load<f32>(xt + (<usize>(k + j) << 2)) * load<f32>(r0 + <usize>j * rowBytes + p);
-        store<f32>(o + p, acc);
+  let k = 0;
+  for (; k + 8 <= K; k += 8) {
+    const xk = xt + (<usize>k << 2);
+    const x0 = f32x4.splat(load<f32>(xk)), x1 = f32x4.splat(load<f32>(xk, 4)), x2 = f32x4.splat(load<f32>(xk, 8)), x3 = f32x4.splat(load<f32>(xk, 12));
+    const x4 = f32x4.splat(load<f32>(xk, 16)), x5 = f32x4.splat(load<f32>(xk, 20)), x6 = f32x4.splat(load<f32>(xk, 24)), x7 = f32x4.splat(load<f32>(xk, 28));
+    const r0 = w + <usize>k * rowBytes;
+    for (let n = n0; n < cols; n += 4) {
+      const p = <usize>n << 2;
+      const r = r0 + p;
+      let acc = v128.load(o + p);
+      acc = f32x4.add(acc, f32x4.mul(x0, v128.load(r)));
+      acc = f32x4.add(acc, f32x4.mul(x1, v128.load(r + rowBytes)));
+      acc = f32x4.add(acc, f32x4.mul(x2, v128.load(r + 2 * rowBytes)));
+      acc = f32x4.add(acc, f32x4.mul(x3, v128.load(r + 3 * rowBytes)));
+      acc = f32x4.add(acc, f32x4.mul(x4, v128.load(r + 4 * rowBytes)));
+      acc = f32x4.add(acc, f32x4.mul(x5, v128.load(r + 5 * rowBytes)));
+      acc = f32x4.add(acc, f32x4.mul(x6, v128.load(r + 6 * rowBytes)));
+      acc = f32x4.add(acc, f32x4.mul(x7, v128.load(r + 7 * rowBytes)));
+      v128.store(o + p, acc);
+    }
+    for (let n = cols; n < n1; n++) {
+      const p = <usize>n << 2;
+      let acc = load<f32>(o + p);
+      for (let j = 0; j < 8; j++) acc += load<f32>(xt + (<usize>(k + j) << 2)) * load<f32>(r0 + <usize>j * rowBytes + p);
+      store<f32>(o + p, acc);
+    }
+  }
+  for (; k < K; k++) {
+    const xk = load<f32>(xt + (<usize>k << 2));
+    const row = w + <usize>k * rowBytes;
+    for (let n = n0; n < n1; n++) {
+      const p = <usize>n << 2;
+      store<f32>(o + p, load<f32>(o + p) + xk * load<f32>(row + p));
+    }
+  }
+}
+
+/** The same for four tokens (x rows K apart, o rows N apart), two rows of W per pass, each loaded once. */
+function accumulateF32x4Tokens(x: usize, K: i32, N: i32, w: usize, o: usize, n0: i32, n1: i32): void {
+  const cols = n0 + (((n1 - n0) >> 2) << 2);
+  const rowBytes = <usize>N << 2;
+  const xs = <usize>K << 2;
+  const o1 = o + rowBytes, o2 = o + 2 * rowBytes, o3 = o + 3 * rowBytes;
+  let k = 0;
+  for (; k + 2 <= K; k += 2) {
+    const xk = x + (<usize>k << 2);
+    const a0 = f32x4.splat(load<f32>(xk)), b0 = f32x4.splat(load<f32>(xk, 4));
+    const a1 = f32x4.splat(load<f32>(xk + xs)), b1 = f32x4.splat(load<f32>(xk + xs, 4));
+    const a2 = f32x4.splat(load<f32>(xk + 2 * xs)), b2 = f32x4.splat(load<f32>(xk + 2 * xs, 4));
+    const a3 = f32x4.splat(load<f32>(xk + 3 * xs)), b3 = f32x4.splat(load<f32>(xk + 3 * xs, 4));
+    const r0 = w + <usize>k * rowBytes;
+    for (let n = n0; n < cols; n += 4) {
+      const p = <usize>n << 2;
+      const w0 = v128.load(r0 + p), w1 = v128.load(r0 + rowBytes + p);
+      v128.store(o + p, f32x4.add(f32x4.add(v128.load(o + p), f32x4.mul(a0, w0)), f32x4.mul(b0, w1)));
+      v128.store(o1 + p, f32x4.add(f32x4.add(v128.load(o1 + p), f32x4.mul(a1, w0)), f32x4.mul(b1, w1)));
+      v128.store(o2 + p, f32x4.add(f32x4.add(v128.load(o2 + p), f32x4.mul(a2, w0)), f32x4.mul(b2, w1)));
+      v128.store(o3 + p, f32x4.add(f32x4.add(v128.load(o3 + p), f32x4.mul(a3, w0)), f32x4.mul(b3, w1)));
+    }
+    for (let n = cols; n < n1; n++) {
+      const p = <usize>n << 2;
+      for (let j = 0; j < 4; j++) {
+        const oj = o + <usize>j * rowBytes + p, xj = xk + <usize>j * xs;
+        store<f32>(oj, load<f32>(oj) + load<f32>(xj) * load<f32>(r0 + p) + load<f32>(xj, 4) * load<f32>(r0 + rowBytes + p));
       }
     }
-    for (; k < K; k++) {
-      const xk = load<f32>(xt + (<usize>k << 2));
-      const row = w + <usize>k * rowBytes;
+  }
+  for (; k < K; k++) {
+    const row = w + <usize>k * rowBytes;
+    for (let j = 0; j < 4; j++) {
+      const xk = load<f32>(x + <usize>j * xs + (<usize>k << 2));
+      const oj = o + <usize>j * rowBytes;
       for (let n = n0; n < n1; n++) {
         const p = <usize>n << 2;
-        store<f32>(o + p, load<f32>(o + p) + xk * load<f32>(row + p));
+        store<f32>(oj + p, load<f32>(oj + p) + xk * load<f32>(row + p));
       }
     }
   }
