@@ -10,7 +10,7 @@
 //
 // Letters: V vocabulary rows, C features per row, G features per scale group.
 
-import { field2, field4, rowScaleAt, unpackCode } from "./packed";
+import { field2, rowScaleAt, unpackCode } from "./packed";
 
 export function embedRow(v: i32, C: i32, w: usize, bits: i32, scale: usize, groupSize: i32, out: usize): void {
   if (bits == 32) {
@@ -54,17 +54,32 @@ function headSimdOk(C: i32, bits: i32, groupSize: i32): bool {
 }
 
 /**
- * xperm (C bytes) = xq in the lane order of the unpacked fields, for headQ: xperm[c + 16f + j] =
- * xq[c + fields·j + f]. Run once per token before the rows are split over threads.
+ * Per-token preparation for headQ, run once before the rows are split over threads. 2 bits: xperm (C bytes)
+ * = xq in the lane order of the unpacked fields, xperm[c + 16f + j] = xq[c + 4j + f]. 4 bits: the same order
+ * as i16 (2C bytes), then at xperm + 2C one i32 per scale group: Σ xq over the group's columns that the SIMD
+ * path takes (c < 32·⌊C/32⌋), the correction for the biased nibbles of dotChunksQ4.
  */
-export function headPermute(xq: usize, C: i32, bits: i32, xperm: usize): void {
+export function headPermute(xq: usize, C: i32, bits: i32, groupSize: i32, xperm: usize): void {
   if (bits == 8) return;
   const chunk = bits == 2 ? 64 : 32;
   const fields = 8 / bits;
   const whole = (C / chunk) * chunk;
   for (let c = 0; c < whole; c += chunk) {
     for (let f = 0; f < fields; f++) {
-      for (let j = 0; j < 16; j++) store<i8>(xperm + <usize>(c + 16 * f + j), load<i8>(xq + <usize>(c + fields * j + f)));
+      for (let j = 0; j < 16; j++) {
+        const x = load<i8>(xq + <usize>(c + fields * j + f));
+        if (bits == 2) store<i8>(xperm + <usize>(c + 16 * f + j), x);
+        else store<i16>(xperm + (<usize>(c + 16 * f + j) << 1), <i16>x);
+      }
+    }
+  }
+  if (bits == 4) {
+    const G = groupSize > 0 ? groupSize : C;
+    const sums = xperm + (<usize>C << 1);
+    for (let c0 = 0, g = 0; c0 < C; c0 += G, g++) {
+      let s = 0;
+      for (let c = c0; c < min(c0 + G, whole); c++) s += <i32>load<i8>(xq + <usize>c);
+      store<i32>(sums + (<usize>g << 2), s);
     }
   }
 }
@@ -91,7 +106,7 @@ export function headQ(xq: usize, sx: f32, V: i32, C: i32, w: usize, bits: i32, s
       const simdEnd = min(c1, whole);
       let s = 0;
       if (bits == 2) s = dotChunksQ2(xperm, row, c0, simdEnd);
-      else if (bits == 4) s = dotChunksQ4(xperm, row, c0, simdEnd);
+      else if (bits == 4) s = dotChunksQ4(xperm, row, c0, simdEnd) - (load<i32>(xperm + (<usize>C << 1) + (<usize>g << 2)) << 3);
       else s = dotChunksQ8(xq, row, c0, simdEnd);
       if (simdEnd < c1) s += dotRowRef(xq, w, bits, v * C, simdEnd, c1);
       logit += <f32>s * rowScaleAt(scale, groupSize, C, v, g) * sx;
@@ -123,24 +138,23 @@ function dotChunksQ2(xperm: usize, row: usize, c0: i32, c1: i32): i32 {
   return horizontalSum(total);
 }
 
-// 4-bit: per 32 codes, two fields; products ≤ 889 (2 a chunk per lane), widened every 16 chunks.
+// 4-bit: per 32 codes, two fields, each nibble v read as the unsigned c + 8 = v XOR 8 (so no sign
+// extension), which makes the sum Σ x·c + 8·Σ x: the caller subtracts 8·Σ x (headPermute's group sums).
+// Nibbles widen to i16 and meet the i16 activations in i32x4.dot_i16x8_s (one pmaddwd; the widening
+// multiplies it replaces take several instructions each on x64): exact i32 sums.
 function dotChunksQ4(xperm: usize, row: usize, c0: i32, c1: i32): i32 {
-  let total = i32x4.splat(0);
-  let c = c0;
-  while (c < c1) {
-    const cEnd = min(c + 16 * 32, c1);
-    let lo = i16x8.splat(0), hi = i16x8.splat(0);
-    for (; c < cEnd; c += 32) {
-      const v = v128.load(row + (<usize>c >> 1));
-      const x = xperm + <usize>c;
-      const f0 = field4(v, 0), x0 = v128.load(x);
-      const f1 = field4(v, 1), x1 = v128.load(x + 16);
-      lo = i16x8.add(lo, i16x8.add(i16x8.extmul_low_i8x16_s(f0, x0), i16x8.extmul_low_i8x16_s(f1, x1)));
-      hi = i16x8.add(hi, i16x8.add(i16x8.extmul_high_i8x16_s(f0, x0), i16x8.extmul_high_i8x16_s(f1, x1)));
-    }
-    total = i32x4.add(total, i32x4.add(i32x4.extadd_pairwise_i16x8_s(lo), i32x4.extadd_pairwise_i16x8_s(hi)));
+  const mask = i8x16.splat(0x0f);
+  let s0 = i32x4.splat(0), s1 = i32x4.splat(0);
+  for (let c = c0; c < c1; c += 32) {
+    const v = v128.xor(v128.load(row + (<usize>c >> 1)), i8x16.splat(<i8>0x88));
+    const x = xperm + (<usize>c << 1);
+    const f0 = v128.and(v, mask), f1 = v128.and(i16x8.shr_u(v, 4), mask);
+    s0 = i32x4.add(s0, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(f0), v128.load(x)));
+    s1 = i32x4.add(s1, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(f0), v128.load(x, 16)));
+    s0 = i32x4.add(s0, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(f1), v128.load(x, 32)));
+    s1 = i32x4.add(s1, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(f1), v128.load(x, 48)));
   }
-  return horizontalSum(total);
+  return horizontalSum(i32x4.add(s0, s1));
 }
 
 // 8-bit: codes and activations widened to i16 and paired by i32x4.dot_i16x8_s.

@@ -6,10 +6,12 @@ import * as mm from "./matmul";
 import * as hd from "./head";
 import * as ops from "./ops";
 import * as lut from "./lut";
+import * as pairs from "./pairs";
 
 export { quantizeBlock, quantizeActivationRow } from "./quantize";
 export { matmulQRef, matmulF32Ref } from "./matmul";
 export { headQRef, headF32Ref, headPermute, embedRow } from "./head";
+export { pairsBytes, repackPairs, pairsActivations } from "./pairs";
 export { lutBytes, repackLutKN, repackLutVC, lutTables, embedRowLut } from "./lut";
 export { attendRef, attentionRef, layerNorm, gelu, geluErf, addInPlace, quantizeActivationRows, argmax } from "./ops";
 export { erf } from "./erf";
@@ -43,6 +45,11 @@ export function matmulF32(x: usize, T: i32, K: i32, N: i32, w: usize, bias: usiz
 /** Ternary weights repacked by repackLutKN / repackLutVC (assembly/lut.ts); head ≠ 0 reads the head's (V, ⌈C/G⌉) scales. */
 export function matmulLut(tables: usize, sx: usize, T: i32, K: i32, N: i32, w: usize, scale: usize, groupSize: i32, head: i32, bias: usize, out: usize, acc: usize, part: i32, parts: i32): void {
   lut.matmulLut(tables, sx, T, K, N, w, scale, groupSize, head != 0, bias, out, acc, partStart(N, 64, part, parts), partStart(N, 64, part + 1, parts));
+}
+
+/** 4- and 8-bit weights repacked by repackPairs (assembly/pairs.ts), activations from pairsActivations. */
+export function matmulPairs(xp: usize, sx: usize, T: i32, K: i32, N: i32, w: usize, bits: i32, scale: usize, groupSize: i32, bias: usize, out: usize, acc: usize, part: i32, parts: i32): void {
+  pairs.matmulPairs(xp, sx, T, K, N, w, bits, scale, groupSize, bias, out, acc, partStart(N, 64, part, parts), partStart(N, 64, part + 1, parts));
 }
 
 export function headQ(xq: usize, sx: f32, V: i32, C: i32, w: usize, bits: i32, scale: usize, groupSize: i32, out: usize, xperm: usize, part: i32, parts: i32): void {

@@ -41,8 +41,9 @@ export interface LoadOptions {
   /** BART: decoder rows (beams) to size the scratch for up front. */
   maxBeams?: number;
   /**
-   * Run ternary (2-bit) weights through the lookup-table kernel (default true in the SIMD build; the
-   * weights are repacked at load). false keeps the unpacking kernel, for comparison.
+   * Repack weights at load for the faster kernels (default true in the SIMD build): 2-bit (ternary) weights
+   * for the lookup-table kernel, 4- and 8-bit ones for the pairs kernel. false keeps the file's layout and
+   * the unpacking kernels, for comparison.
    */
   lookupTables?: boolean;
 }

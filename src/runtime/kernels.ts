@@ -49,7 +49,14 @@ export interface KernelExports {
   repackLutVC(src: Ptr, V: number, C: number, dst: Ptr): number;
   embedRowLut(v: number, C: number, w: Ptr, scale: Ptr, groupSize: number, out: Ptr): void;
   embedRow(v: number, C: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, out: Ptr): void;
-  headPermute(xq: Ptr, C: number, bits: number, xperm: Ptr): void;
+  /** Per-token preparation for headQ (assembly/head.ts): xperm holds 6·C bytes. */
+  headPermute(xq: Ptr, C: number, bits: number, groupSize: number, xperm: Ptr): void;
+  /** 4- and 8-bit products over weights repacked by repackPairs (assembly/pairs.ts); xp from pairsActivations. acc: ⌈N/64⌉·64 i32. */
+  matmulPairs(xp: Ptr, sx: Ptr, T: number, K: number, N: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, bias: Ptr, out: Ptr, acc: Ptr, part: number, parts: number): void;
+  /** xp (T, ⌈K/2⌉) i32 of xq (T, K) for matmulPairs. */
+  pairsActivations(xq: Ptr, T: number, K: number, xp: Ptr): void;
+  pairsBytes(K: number, N: number, bits: number): number;
+  repackPairs(src: Ptr, K: number, N: number, bits: number, dst: Ptr): void;
   headQ(xq: Ptr, sx: number, V: number, C: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, out: Ptr, xperm: Ptr, part: number, parts: number): void;
   headQRef(xq: Ptr, sx: number, V: number, C: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, out: Ptr): void;
   headQf32(x: Ptr, V: number, C: number, w: Ptr, bits: number, scale: Ptr, groupSize: number, out: Ptr, part: number, parts: number): void;
@@ -88,15 +95,16 @@ export interface Kernels extends KernelExports {
   /** Runs the kernels that threads share: on this thread, or over a worker pool (src/runtime/threads.ts). */
   runner: KernelRunner;
   /**
-   * Whether ternary (2-bit) weights are repacked for the lookup-table kernel (assembly/lut.ts). On by
-   * default in the SIMD build, where it is the faster one; off keeps the unpacking kernels (benchmarks
-   * compare the two).
+   * Whether weights are repacked at load for the faster kernels: ternary (2-bit) weights for the
+   * lookup-table kernel (assembly/lut.ts), 4- and 8-bit ones for the pairs kernel (assembly/pairs.ts). On
+   * by default in the SIMD build; off keeps the file's layout and the unpacking kernels (benchmarks compare
+   * the two).
    */
   lookupTables: boolean;
 }
 
 /** Kernels that threads share (their last two arguments are part, parts). */
-export type SharedKernel = "matmulQ" | "matmulQf32" | "matmulF32" | "matmulLut" | "headQ" | "headQf32" | "headF32" | "attendHeads" | "geluSlice" | "geluErfSlice";
+export type SharedKernel = "matmulQ" | "matmulQf32" | "matmulF32" | "matmulLut" | "matmulPairs" | "headQ" | "headQf32" | "headF32" | "attendHeads" | "geluSlice" | "geluErfSlice";
 
 export interface KernelRunner {
   readonly threads: number;

@@ -17,9 +17,10 @@ export interface MappedWeight {
   shape: number[];
   /**
    * "packed": the file's bytes as stored; "lut2": ternary codes repacked for the lookup-table kernel
-   * (assembly/lut.ts's layout, the same size), made at load from the file's bytes.
+   * (assembly/lut.ts's layout, the same size); "pairs": 4- or 8-bit codes repacked for the pairs kernel
+   * (assembly/pairs.ts, the same size). Repacked layouts are made at load from the file's bytes.
    */
-  layout: "packed" | "lut2";
+  layout: "packed" | "lut2" | "pairs";
 }
 
 /** How a weight is used: a linear layer's (K, N), or an embedding's (V, C) rows (the token lookup and the head). */
@@ -75,19 +76,39 @@ export class WeightPlacer {
       mapped = { data: this.place(raw), scale: 0, bits: 32, groupSize: 0, shape: w.shape, layout: "packed" };
     } else {
       const groupSize = w.group_size ?? 0;
+      const bits = w.bits!;
       const scale = this.place(this.file.initializers.get(w.scale!)!.raw);
-      const lut = this.usesLookupTables(w.bits!, groupSize) ? this.placeRepacked(raw, w.shape, role) : undefined;
-      mapped = lut === undefined
-        ? { data: this.place(raw), scale, bits: w.bits!, groupSize, shape: w.shape, layout: "packed" }
-        : { data: lut, scale, bits: w.bits!, groupSize, shape: w.shape, layout: "lut2" };
+      const repacked = this.repackedLayout(bits, groupSize, role);
+      const data = repacked === "lut2" ? this.placeRepacked(raw, w.shape, role) : repacked === "pairs" ? this.placePairs(raw, w.shape, bits) : undefined;
+      mapped = data === undefined
+        ? { data: this.place(raw), scale, bits, groupSize, shape: w.shape, layout: "packed" }
+        : { data, scale, bits, groupSize, shape: w.shape, layout: repacked! };
     }
     this.placed.set(name, mapped);
     return mapped;
   }
 
-  /** Ternary weights under int8 activations, with scale groups of whole input pairs, take the lookup tables. */
-  private usesLookupTables(bits: number, groupSize: number): boolean {
-    return this.k.lookupTables && bits === 2 && this.file.quantization.activation_bits === 8 && groupSize % 2 === 0;
+  /**
+   * The repacked layout a weight takes, if any: under int8 activations and with scale groups of whole input
+   * pairs, ternary weights take the lookup tables (linear layers and the head) and 4- and 8-bit linear
+   * layers the pairs kernel (the head keeps its rows: headQ reads them contiguously already).
+   */
+  private repackedLayout(bits: number, groupSize: number, role: WeightRole): "lut2" | "pairs" | undefined {
+    if (!this.k.lookupTables || this.file.quantization.activation_bits !== 8 || groupSize % 2 !== 0) return undefined;
+    if (bits === 2) return "lut2";
+    return role === "linear" ? "pairs" : undefined;
+  }
+
+  /** Repacks a 4- or 8-bit linear weight for assembly/pairs.ts, through the staging area as placeRepacked. */
+  private placePairs(raw: Uint8Array, shape: number[], bits: number): number {
+    const [K, N] = shape;
+    const bytes = this.k.pairsBytes(K, N, bits);
+    const dst = allocate(this.k, bytes);
+    const src = this.k.stage(raw.byteLength);
+    new Uint8Array(this.k.memory.buffer, src, raw.byteLength).set(raw);
+    this.k.repackPairs(src, K, N, bits, dst);
+    this.bytes += bytes;
+    return dst;
   }
 
   /**
@@ -136,7 +157,8 @@ export class MatrixProducts {
   private readonly sx: number; // (maxRows) f32
   private readonly acc: number; // (⌈max(maxN, headRows)/64⌉·64) i32 / f32
   private readonly perm: number; // (maxN) i32
-  private readonly xperm: number; // (maxK) int8
+  private readonly xperm: number; // 6·maxK bytes: headPermute's activations and group sums
+  private readonly xp: number; // (maxRows, ⌈maxK/2⌉) i32: pairsActivations
   private readonly tables: number; // (maxRows, ⌈maxK/2⌉, 32 bytes): lookup tables, when a weight is "lut2"
 
   /** headRows: the vocabulary, when headRow() runs on the lookup-table kernel (its accumulators are per output). */
@@ -145,7 +167,8 @@ export class MatrixProducts {
     this.sx = allocate(k, maxRows * 4);
     this.acc = allocate(k, (Math.ceil(Math.max(maxN, headRows) / 64) * 64) * 4);
     this.perm = allocate(k, maxN * 4);
-    this.xperm = allocate(k, maxK);
+    this.xperm = allocate(k, 6 * maxK);
+    this.xp = activationBits === 8 && k.lookupTables ? allocate(k, maxRows * Math.ceil(maxK / 2) * 4) : 0;
     this.tables = activationBits === 8 && k.lookupTables ? allocate(k, maxRows * Math.ceil(maxK / 2) * 32) : 0;
   }
 
@@ -159,6 +182,9 @@ export class MatrixProducts {
       if (w.layout === "lut2") {
         k.lutTables(this.xq, T, K, this.tables);
         k.runner.run("matmulLut", [this.tables, this.sx, T, K, N, w.data, w.scale, w.groupSize, 0, bias, out, this.acc]);
+      } else if (w.layout === "pairs") {
+        k.pairsActivations(this.xq, T, K, this.xp);
+        k.runner.run("matmulPairs", [this.xp, this.sx, T, K, N, w.data, w.bits, w.scale, w.groupSize, bias, out, this.acc]);
       } else {
         k.runner.run("matmulQ", [this.xq, this.sx, T, K, N, w.data, w.bits, w.scale, w.groupSize, bias, out, this.acc, this.perm]);
       }
@@ -178,7 +204,7 @@ export class MatrixProducts {
         k.lutTables(this.xq, 1, C, this.tables);
         k.runner.run("matmulLut", [this.tables, this.sx, 1, C, V, h.data, h.scale, h.groupSize, 1, 0, out, this.acc]);
       } else {
-        k.headPermute(this.xq, C, h.bits, this.xperm);
+        k.headPermute(this.xq, C, h.bits, h.groupSize, this.xperm);
         k.runner.run("headQ", [this.xq, new Float32Array(k.memory.buffer, this.sx, 1)[0], V, C, h.data, h.bits, h.scale, h.groupSize, out, this.xperm]);
       }
     } else {

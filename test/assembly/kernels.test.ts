@@ -131,8 +131,8 @@ describe("output head and embedding over (V, C) rows", async () => {
           k.quantizeActivationRows(a.put(x), xq, sx, 1, C);
           const s = a.f32(sx, 1)[0];
           const w = a.put(packCodes(codes, bits)), sp = a.put(scale), o1 = a.alloc(4 * V), o2 = a.alloc(4 * V);
-          const xperm = a.alloc(C);
-          k.headPermute(xq, C, bits, xperm);
+          const xperm = a.alloc(6 * C);
+          k.headPermute(xq, C, bits, G, xperm);
           for (let part = 0; part < 2; part++) k.headQ(xq, s, V, C, w, bits, sp, G, o1, xperm, part, 2);
           k.headQRef(xq, s, V, C, w, bits, sp, G, o2);
           assert.deepEqual(a.f32(o1, V), a.f32(o2, V), `C=${C}`);
@@ -256,6 +256,47 @@ describe("matmulLut (ternary weights through lookup tables, assembly/lut.ts)", a
       assert.equal(simd.repackLutVC(w, rows, cols, a.alloc(simd.lutBytes(cols, rows))), 1, `VC ${rows}x${cols} at ${at}`);
     }
   });
+});
+
+describe("matmulPairs (4- and 8-bit weights through i32x4.dot_i16x8_s, assembly/pairs.ts)", async () => {
+  const simd = await loadKernels("simd");
+  const scalar = await loadKernels("scalar");
+  // Odd and even K (a padded last pair), N across 16-column blocks, odd N (4-bit rows not byte-aligned).
+  const shapes: Array<[number, number]> = [];
+  for (const K of AWKWARD_SIZES) for (const N of [1, 15, 16, 17, 33, 64, 70, 129]) shapes.push([K, N]);
+  shapes.push([768, 320], [300, 256]);
+  for (const bits of [4, 8] as WeightBits[]) {
+    for (const G of [0, 32, 64]) {
+      it(`${bits}-bit, ${G ? `G=${G}` : "per module"}: SIMD and scalar builds equal matmulQRef on the stored packing, bit for bit`, () => {
+        const r = rng(700 + bits + G);
+        for (const [K, N] of shapes) {
+          const T = 1 + ((K + N) % 3);
+          const codes = randomCodes(K * N, bits, r);
+          const x = randomF32(T * K, r, 3), scale = scalesFor(K, N, G, r), bias = randomF32(N, r, 0.1);
+          const want = (() => {
+            const a = new Arena(simd);
+            const xq = a.alloc(T * K), sx = a.alloc(4 * T), out = a.alloc(4 * T * N);
+            simd.quantizeActivationRows(a.put(x), xq, sx, T, K);
+            simd.matmulQRef(xq, sx, T, K, N, a.put(packCodes(codes, bits)), bits, a.put(scale), G, a.put(bias), out, a.alloc(4 * N));
+            return a.f32(out, T * N);
+          })();
+          for (const k of [simd, scalar]) {
+            const a = new Arena(k);
+            const xq = a.alloc(T * K), sx = a.alloc(4 * T), out = a.alloc(4 * T * N);
+            k.quantizeActivationRows(a.put(x), xq, sx, T, K);
+            const w = a.alloc(k.pairsBytes(K, N, bits));
+            k.repackPairs(a.put(packCodes(codes, bits)), K, N, bits, w);
+            const xp = a.alloc(4 * T * Math.ceil(K / 2));
+            k.pairsActivations(xq, T, K, xp);
+            const parts = 1 + (K % 3);
+            const acc = a.alloc(4 * Math.ceil(N / 64) * 64), s = a.put(scale), b = a.put(bias);
+            for (let part = 0; part < parts; part++) k.matmulPairs(xp, sx, T, K, N, w, bits, s, G, b, out, acc, part, parts);
+            assert.deepEqual(a.f32(out, T * N), want, `${k.variant} T=${T} K=${K} N=${N}`);
+          }
+        }
+      });
+    }
+  }
 });
 
 describe("block ops", async () => {
