@@ -9,7 +9,7 @@ import { parseHfBartConfig } from "../format/bart_config.js";
 import { checkGenerationTokens, parseGenerationConfig, type GenerationDefaults } from "../format/generation_config.js";
 import { parseHfGpt2Config } from "../format/gpt2_config.js";
 import { checkDtype, dtypeForBits, onnxFiles, parseFolderConfig, type Dtype } from "../format/hf_layout.js";
-import { META, parseModelFile, verifyChecksum, type LowbitModelFile } from "../format/lowbit_onnx.js";
+import { META, parseModelFile, verifyChecksum, type ChecksumPrefix, type LowbitModelFile, type Sha256 } from "../format/lowbit_onnx.js";
 import { parseJson } from "../format/schema.js";
 
 /** A folder's files as bytes, by path relative to the folder ("config.json", "onnx/encoder_model_q2.onnx", …). */
@@ -35,14 +35,69 @@ const isNode = typeof process !== "undefined" && process.versions?.node !== unde
 /** A folder (or single file) to read from: returns a file's bytes, or undefined where it does not exist. */
 type Reader = (relative: string) => Promise<Uint8Array | undefined>;
 
-async function readPath(path: string | URL, what: string, optional: boolean): Promise<Uint8Array | undefined> {
+/** Node's incremental SHA-256, where there is Node: it hashes a buffer where it lies (see ChecksumOptions). */
+async function nodeSha256(): Promise<(() => Sha256) | undefined> {
+  if (!isNode) return undefined;
+  const { createHash } = await import("node:crypto");
+  return () => createHash("sha256");
+}
+
+/** The hash of the first bytes of a model file, made while it was read (readPath), by the file's bytes. */
+const checksumPrefixes = new WeakMap<Uint8Array, ChecksumPrefix>();
+
+/** The running hash readSource made of these bytes (once: finishing it consumes it), for verifyChecksum. */
+export function takeChecksumPrefix(bytes: Uint8Array): ChecksumPrefix | undefined {
+  const prefix = checksumPrefixes.get(bytes);
+  checksumPrefixes.delete(bytes);
+  return prefix;
+}
+
+/** Bytes per read: the hash of one chunk runs while the next one is read. */
+const READ_CHUNK = 4 << 20;
+/** The end of a file left out of the hash made while reading: the checksum's value lies there (its last metadata entry). */
+const UNHASHED_TAIL = 64 << 10;
+
+/**
+ * A file's bytes, read into one buffer (fs.readFile's Buffer, copied into a Uint8Array, cost a second 34 MB
+ * copy). With `sha256`, the file's bytes up to its last 64 KiB are hashed while they are read, a chunk behind
+ * the read, so that verifying the checksum costs little more than the read (checksumPrefixes).
+ */
+async function readPath(path: string | URL, what: string, optional: boolean, sha256?: () => Sha256): Promise<Uint8Array | undefined> {
   const fs = await import("node:fs/promises");
+  let handle: Awaited<ReturnType<typeof fs.open>> | undefined;
   try {
-    return new Uint8Array(await fs.readFile(path));
+    handle = await fs.open(path, "r");
+    const stat = await handle.stat();
+    // Not a regular file (a pipe, /dev/stdin): its size is not known up front.
+    if (!stat.isFile()) return new Uint8Array(await handle.readFile());
+    const size = stat.size;
+    const bytes = new Uint8Array(size);
+    const hash = sha256?.();
+    const hashEnd = Math.max(0, size - UNHASHED_TAIL);
+    const readAt = (at: number) => handle!.read(bytes, at, Math.min(READ_CHUNK, size - at), at);
+    let done = 0;
+    let hashed = 0;
+    let pending = size > 0 ? readAt(0) : undefined;
+    while (pending !== undefined) {
+      const { bytesRead } = await pending;
+      if (bytesRead === 0) break; // the file shrank while it was read
+      done += bytesRead;
+      pending = done < size ? readAt(done) : undefined;
+      const upTo = Math.min(done, hashEnd);
+      if (hash !== undefined && upTo > hashed) {
+        hash.update(bytes.subarray(hashed, upTo));
+        hashed = upTo;
+      }
+    }
+    const read = done === size ? bytes : bytes.subarray(0, done);
+    if (hash !== undefined) checksumPrefixes.set(read, { hash, length: hashed });
+    return read;
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (optional && code === "ENOENT") return undefined;
     throw new LowbitError(`cannot read ${what}`, { file: String(path), found: code ?? String(err) });
+  } finally {
+    await handle?.close();
   }
 }
 
@@ -53,10 +108,10 @@ async function fetchBytes(url: URL, what: string, optional: boolean): Promise<Ui
   return new Uint8Array(await response.arrayBuffer());
 }
 
-/** Reads one file from a path or URL. */
-export async function readSource(src: string | URL, what: string): Promise<Uint8Array> {
+/** Reads one file from a path or URL; `sha256`: hash it while it is read, for verifyChecksum (readPath). */
+export async function readSource(src: string | URL, what: string, sha256?: () => Sha256): Promise<Uint8Array> {
   const url = src instanceof URL ? src : /^[a-z][a-z0-9+.-]*:\/\//i.test(src) ? new URL(src) : undefined;
-  if (isNode && (url === undefined || url.protocol === "file:")) return (await readPath(url ?? (src as string), what, false))!;
+  if (isNode && (url === undefined || url.protocol === "file:")) return (await readPath(url ?? (src as string), what, false, sha256))!;
   return (await fetchBytes(url ?? new URL(src as string, globalThis.location?.href), what, false))!;
 }
 
@@ -70,8 +125,8 @@ async function isDirectory(path: string | URL): Promise<boolean> {
   }
 }
 
-/** A reader over the folder a source names, or undefined when the source is one file. */
-async function folderReader(source: ModelSource): Promise<{ reader: Reader; name: string } | undefined> {
+/** A reader over the folder a source names, or undefined when the source is one file; `sha256` as readSource's, for its .onnx files. */
+async function folderReader(source: ModelSource, sha256?: () => Sha256): Promise<{ reader: Reader; name: string } | undefined> {
   if (source instanceof Uint8Array || source instanceof ArrayBuffer) return undefined;
   if (typeof source === "object" && !(source instanceof URL)) {
     const files = source.files;
@@ -84,7 +139,7 @@ async function folderReader(source: ModelSource): Promise<{ reader: Reader; name
     const { join } = await import("node:path");
     const { fileURLToPath } = await import("node:url");
     const dir = url === undefined ? text : fileURLToPath(url);
-    return { reader: (rel) => readPath(join(dir, rel), rel, true), name: dir };
+    return { reader: (rel) => readPath(join(dir, rel), rel, true, rel.endsWith(".onnx") ? sha256 : undefined), name: dir };
   }
   if (!text.endsWith("/")) return undefined;
   const base = url ?? new URL(text, globalThis.location?.href);
@@ -124,14 +179,16 @@ function checkFolderDescribes(configText: string, configFile: string, f: LowbitM
 
 /** Reads, parses and checks a model's files: a single GPT-2 file, or a folder of either family. */
 export async function readModelFiles(source: ModelSource, options: SourceOptions = {}): Promise<ModelFiles> {
+  const checked = options.verifyChecksum !== false;
+  const sha256 = checked ? await nodeSha256() : undefined;
   const verify = async (f: LowbitModelFile) => {
-    if (options.verifyChecksum !== false) await verifyChecksum(f);
+    if (checked) await verifyChecksum(f, { sha256, prefix: takeChecksumPrefix(f.bytes) });
     return f;
   };
-  const folder = await folderReader(source);
+  const folder = await folderReader(source, sha256);
   if (folder === undefined) {
     const name = sourceName(source);
-    const bytes = typeof source === "string" || source instanceof URL ? await readSource(source, "model file") : source instanceof Uint8Array ? source : new Uint8Array(source as ArrayBuffer);
+    const bytes = typeof source === "string" || source instanceof URL ? await readSource(source, "model file", sha256) : source instanceof Uint8Array ? source : new Uint8Array(source as ArrayBuffer);
     const file = parseModelFile(bytes, name);
     if (file.config.model_type !== "gpt2") {
       throw new LowbitError("a BART model is a folder of two files (encoder and decoder), not one file", {

@@ -192,6 +192,19 @@ function mergeByHeap(symbols: number[], merges: MergeTable, mergedId: Int32Array
 // The tokenizer
 // ---------------------------------------------------------------------------------------------------------
 
+/** (vocabSize) the bytes of each id: bytes[start[id], end[id]); start −1 for an id no token has. */
+interface DecodeTables {
+  bytes: Uint8Array;
+  start: Int32Array;
+  end: Int32Array;
+}
+
+interface EncodeTables {
+  byteId: Int32Array; // (256) id of the single-byte token; -1 if the vocab lacks it
+  merges: MergeTable;
+  mergedId: Int32Array; // (merges) id that merge number `rank` produces
+}
+
 /** Per-word cache bound: GPT-2 text reuses few distinct words; when full it is emptied and refilled. */
 const CACHE_MAX_ENTRIES = 100_000;
 /** Longer pre-tokens (runs of spaces, long numbers, pasted blobs) are rarely repeated: not cached. */
@@ -226,19 +239,21 @@ export class BpeTokenizer {
   readonly unkTokenId: number | undefined;
   readonly maskTokenId: number | undefined;
 
-  private readonly idBytes: (Uint8Array | undefined)[]; // (vocabSize) UTF-8 bytes of each id; holes = unused ids
+  private readonly bpe: BpeFiles;
   private readonly specialIds: Set<number>;
-  private readonly byteId: Int32Array; // (256) id of the single-byte token; -1 if the vocab lacks it
-  private readonly merges: MergeTable;
-  private readonly mergedId: Int32Array; // (merges) id that merge number `rank` produces
   private readonly specialSplit: RegExp | undefined;
   private readonly lstripTokens: Set<string>; // special tokens that absorb the whitespace before them
   private readonly wrap: [number, number] | undefined; // ids put before and after a text by encode()
   private readonly cache = new Map<string, number[]>();
+  // The tables are built on first use, each half when it is first needed: they take ~30 ms for GPT-2's
+  // 50k tokens and merges, which a model load would otherwise pay before its first token (and a caller that
+  // only decodes, or only encodes, needs one half).
+  private encodeTables?: EncodeTables;
+  private decodeTables?: DecodeTables;
 
   private constructor(bpe: BpeFiles) {
-    const { vocab, mergeIds, vocabSize } = bpe;
-    this.vocabSize = vocabSize;
+    this.bpe = bpe;
+    this.vocabSize = bpe.vocabSize;
     this.layout = bpe.layout;
     this.specialTokens = bpe.specialTokens;
     this.specialIds = new Set(bpe.specialTokens.values());
@@ -248,24 +263,6 @@ export class BpeTokenizer {
     this.unkTokenId = bpe.unkTokenId;
     this.maskTokenId = bpe.maskTokenId;
 
-    this.idBytes = new Array(this.vocabSize);
-    const utf8 = new TextEncoder();
-    for (const [token, id] of vocab) {
-      this.idBytes[id] = this.specialIds.has(id) ? utf8.encode(token) : tokenStringBytes(token, utf8);
-    }
-
-    this.byteId = new Int32Array(256).fill(-1);
-    for (let b = 0; b < 256; b++) this.byteId[b] = vocab.get(BYTE_CHARS[b]) ?? -1;
-
-    this.merges = new MergeTable(this.vocabSize);
-    // parseBpeFiles resolved each merge to ids: (merges, 3) of left, right, result.
-    const count = mergeIds.length / 3;
-    this.mergedId = new Int32Array(count);
-    for (let rank = 0; rank < count; rank++) {
-      this.merges.set(mergeIds[3 * rank], mergeIds[3 * rank + 1], rank);
-      this.mergedId[rank] = mergeIds[3 * rank + 2];
-    }
-
     if (this.specialTokens.size > 0) {
       // Longest first, so that the regex's leftmost alternative is also the longest (HF matches leftmost-longest).
       const alternatives = [...this.specialTokens.keys()].sort((x, y) => y.length - x.length).map(escapeRegExp);
@@ -274,6 +271,31 @@ export class BpeTokenizer {
     // BART's tokenizer.json: <mask> is an AddedToken with lstrip=true, and RobertaProcessing wraps with <s>, </s>.
     this.lstripTokens = new Set(bpe.layout === "bart" ? [BART_SPECIAL_TOKENS.mask] : []);
     this.wrap = bpe.layout === "bart" ? [bpe.bosTokenId as number, bpe.eosTokenId as number] : undefined;
+  }
+
+  /** What encode() needs: each byte's token and the merge table. */
+  private get encoding(): EncodeTables {
+    if (this.encodeTables !== undefined) return this.encodeTables;
+    const { mergeIds } = this.bpe;
+    const idOf = this.bpe.idOf ?? ((token: string) => this.bpe.vocab.get(token));
+    const byteId = new Int32Array(256).fill(-1);
+    for (let b = 0; b < 256; b++) byteId[b] = idOf(BYTE_CHARS[b]) ?? -1;
+    const merges = new MergeTable(this.vocabSize);
+    // parseBpeFiles resolved each merge to ids: (merges, 3) of left, right, result.
+    const count = mergeIds.length / 3;
+    const mergedId = new Int32Array(count);
+    for (let rank = 0; rank < count; rank++) {
+      merges.set(mergeIds[3 * rank], mergeIds[3 * rank + 1], rank);
+      mergedId[rank] = mergeIds[3 * rank + 2];
+    }
+    return (this.encodeTables = { byteId, merges, mergedId });
+  }
+
+  /** What decode() needs: the bytes of each id. */
+  private get decoding(): DecodeTables {
+    if (this.decodeTables !== undefined) return this.decodeTables;
+    const { spellings } = this.bpe;
+    return (this.decodeTables = spellings !== undefined ? decodeTablesOf(spellings, this.specialIds) : decodeTablesFromVocab(this.bpe.vocab, this.vocabSize, this.specialIds));
   }
 
   /** Reads the text of vocab.json ({token: id}) and merges.txt (one "left right" pair a line, an optional #version line first). */
@@ -331,7 +353,7 @@ export class BpeTokenizer {
         for (let i = 0; i < cached.length; i++) out.push(cached[i]);
         continue;
       }
-      const ids = this.bpe(word);
+      const ids = this.bpeIds(word);
       if (word.length <= CACHE_MAX_WORD_CHARS) {
         if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache.clear();
         this.cache.set(word, ids);
@@ -341,11 +363,10 @@ export class BpeTokenizer {
   }
 
   /** BPE ids of one pre-token. */
-  private bpe(word: string): number[] {
-    const symbols = utf8Bytes(word, this.byteId);
-    return symbols.length <= SCAN_MAX_SYMBOLS
-      ? mergeByScan(symbols, this.merges, this.mergedId)
-      : mergeByHeap(symbols, this.merges, this.mergedId);
+  private bpeIds(word: string): number[] {
+    const { byteId, merges, mergedId } = this.encoding;
+    const symbols = utf8Bytes(word, byteId);
+    return symbols.length <= SCAN_MAX_SYMBOLS ? mergeByScan(symbols, merges, mergedId) : mergeByHeap(symbols, merges, mergedId);
   }
 
   /** The UTF-8 bytes that id stands for (a copy). Throws for an id outside the vocabulary. */
@@ -355,7 +376,8 @@ export class BpeTokenizer {
 
   /** Shared, not copied: internal use only. */
   private bytesOf(id: number): Uint8Array {
-    const bytes = Number.isInteger(id) && id >= 0 ? this.idBytes[id] : undefined;
+    const { bytes: all, start, end } = this.decoding;
+    const bytes = Number.isInteger(id) && id >= 0 && id < start.length && start[id] >= 0 ? all.subarray(start[id], end[id]) : undefined;
     if (bytes === undefined) {
       throw new LowbitError(`token id ${id} is not in the vocabulary`, {
         expected: `an id in 0..${this.vocabSize - 1} that vocab.json assigns (vocab size ${this.vocabSize})`, found: String(id),
@@ -471,6 +493,71 @@ function utf8Bytes(word: string, byteId: Int32Array): number[] {
     add(0x80 | (c & 0x3f));
   }
   return out;
+}
+
+/**
+ * The decode tables from each id's spelling as UTF-8 (parseBpeFilesFast's), without making a string: a
+ * special token stands for its own UTF-8, any other token for the bytes its characters spell in the
+ * bytes_to_unicode alphabet, where a character outside it stands for its own UTF-8 (tokenStringBytes).
+ */
+function decodeTablesOf(spellings: { bytes: Uint8Array; start: Int32Array; end: Int32Array }, specialIds: Set<number>): DecodeTables {
+  const { bytes: K, start: from, end: to } = spellings;
+  const V = from.length;
+  let total = 0;
+  for (let id = 0; id < V; id++) if (from[id] >= 0) total += to[id] - from[id];
+  const bytes = new Uint8Array(total); // a token's bytes are never more than its spelling's
+  const start = new Int32Array(V);
+  const end = new Int32Array(V);
+  let at = 0;
+  for (let id = 0; id < V; id++) {
+    start[id] = from[id] < 0 ? -1 : at;
+    if (from[id] < 0) continue;
+    if (specialIds.has(id)) {
+      bytes.set(K.subarray(from[id], to[id]), at);
+      at += to[id] - from[id];
+    } else {
+      at = spelledBytesInto(K, from[id], to[id], bytes, at);
+    }
+    end[id] = at;
+  }
+  return { bytes, start, end };
+}
+
+/** The bytes that the UTF-8 spelling K[s, e) stands for, written at out[at]; returns the end. */
+function spelledBytesInto(K: Uint8Array, s: number, e: number, out: Uint8Array, at: number): number {
+  for (let j = s; j < e;) {
+    const lead = K[j];
+    const length = lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
+    const code = length === 1 ? lead : length === 2 ? ((lead & 0x1f) << 6) | (K[j + 1] & 0x3f) : -1;
+    const b = code >= 0 ? CHAR_TO_BYTE[code] : undefined;
+    if (b !== undefined) out[at++] = b;
+    else for (let k = 0; k < length; k++) out[at++] = K[j + k];
+    j += length;
+  }
+  return at;
+}
+
+function decodeTablesFromVocab(vocab: Map<string, number>, vocabSize: number, specialIds: Set<number>): DecodeTables {
+  const utf8 = new TextEncoder();
+  const each: (Uint8Array | undefined)[] = new Array(vocabSize);
+  let total = 0;
+  for (const [token, id] of vocab) {
+    each[id] = specialIds.has(id) ? utf8.encode(token) : tokenStringBytes(token, utf8);
+    total += each[id]!.length;
+  }
+  const bytes = new Uint8Array(total);
+  const start = new Int32Array(vocabSize).fill(-1);
+  const end = new Int32Array(vocabSize);
+  let at = 0;
+  for (let id = 0; id < vocabSize; id++) {
+    const b = each[id];
+    if (b === undefined) continue;
+    bytes.set(b, at);
+    start[id] = at;
+    at += b.length;
+    end[id] = at;
+  }
+  return { bytes, start, end };
 }
 
 /**
