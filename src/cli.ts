@@ -4,10 +4,10 @@
 //                 [--granularity module|group] [--group-size G] [--clip maxabs|mse] [--format dq|nbits] [--report r.json]
 //   lowbit quantize <checkpoint-dir> -o <quantized-dir> [same quantization options, --bits 2|4|8]
 //   lowbit inspect <file.onnx|folder|checkpoint-dir>
-//   lowbit generate --model m.onnx --prompt "..." [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--json]
-//   lowbit perplexity --model m.onnx --text FILE [--context N] [--stride S] [--json]
+//   lowbit generate --model m.onnx --prompt "..." [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--threads N] [--json]
+//   lowbit perplexity --model m.onnx --text FILE [--context N] [--stride S] [--threads N] [--json]
 //   lowbit summarize --model <bart-dir> (--text "…" | --input-file F | --input-ids 0,…,2) [--num-beams N] [--length-penalty X]
-//                    [--no-repeat-ngram-size N] [--min-length N] [--max-length N] [--max-new-tokens N] [--early-stopping] [--json]
+//                    [--no-repeat-ngram-size N] [--min-length N] [--max-length N] [--max-new-tokens N] [--early-stopping] [--threads N] [--json]
 //   lowbit rouge --predictions P --references R [--json]
 //
 // Output goes through out(), which notices a closed pipe or a full disk (see "stdout" below).
@@ -26,6 +26,7 @@ import { formatReport, type CompressionReport } from "./export/report.js";
 import { loadBartModel, loadGpt2Model, type GenerateOptions, type Seq2SeqOptions } from "./runtime/index.js";
 import { readModelFiles } from "./runtime/sources.js";
 import { perplexity } from "./runtime/perplexity.js";
+import { MAX_THREADS } from "./runtime/threads.js";
 import { readBytes } from "./format/node_io.js";
 import { corpusRouge, ROUGE_KEYS, splitExamples } from "./eval/rouge.js";
 
@@ -229,6 +230,7 @@ export function buildProgram(): Command {
     .option("--truncate", "drop the prompt's first tokens when it does not fit the context")
     .option("--context <n>", "KV-cache length, at most the model's n_positions (the default)")
     .addOption(new Option("--kernels <variant>", "WASM build").choices(["simd", "scalar"]))
+    .option("--threads <n>", "threads for the matrix products (default: the core count, at most 8; 1: no worker threads)")
     .option("--no-verify-checksum", "skip checking the file against its lowbit.checksum (only for bytes known to be good)")
     .option("--json", "print one JSON object instead of streaming")
     .action(async (o: GenerateCliOptions) => generateCommand(o));
@@ -240,13 +242,14 @@ export function buildProgram(): Command {
     .option("--context <n>", "window length (default: the model's n_positions)")
     .option("--stride <n>", "window step (default: the context: no overlap)")
     .option("--max-tokens <n>", "score only the first N tokens")
+    .option("--threads <n>", "threads for the matrix products (default: the core count, at most 8; 1: no worker threads)")
     .option("--no-verify-checksum", "skip checking the file against its lowbit.checksum (only for bytes known to be good)")
     .option("--json", "print one JSON object")
-    .action(async (o: { model: string; text?: string; tokens?: string; context?: string; stride?: string; maxTokens?: string; verifyChecksum: boolean; json?: boolean }) => {
+    .action(async (o: { model: string; text?: string; tokens?: string; context?: string; stride?: string; maxTokens?: string; threads?: string; verifyChecksum: boolean; json?: boolean }) => {
       if ((o.text === undefined) === (o.tokens === undefined)) {
         throw new LowbitError("give the input once", { expected: "--text FILE or --tokens FILE", found: o.text === undefined ? "neither" : "both" });
       }
-      const model = await loadGpt2Model(o.model, { verifyChecksum: o.verifyChecksum });
+      const model = await loadGpt2Model(o.model, { verifyChecksum: o.verifyChecksum, threads: threadsFlag(o.threads) });
       let tokens: ArrayLike<number>;
       if (o.text !== undefined) {
         tokens = model.tokenizer.encode(new TextDecoder().decode(readBytes(o.text, "text file")));
@@ -261,7 +264,7 @@ export function buildProgram(): Command {
       const r = perplexity(model.executor, tokens, { context: numberFlag(o.context, "--context"), stride: numberFlag(o.stride, "--stride") });
       const seconds = (performance.now() - t0) / 1e3;
       if (o.json) {
-        out(`${JSON.stringify({ perplexity: r.perplexity, nll: r.nll, scored_tokens: r.scoredTokens, windows: r.windows, context: r.context, stride: r.stride, seconds })}\n`);
+        out(`${JSON.stringify({ perplexity: r.perplexity, nll: r.nll, scored_tokens: r.scoredTokens, windows: r.windows, context: r.context, stride: r.stride, seconds, threads: model.threads })}\n`);
       } else {
         out(`perplexity ${r.perplexity.toFixed(4)} (mean NLL ${r.nll.toFixed(5)} nats) over ${r.scoredTokens} tokens, ${r.windows} windows of ${r.context} every ${r.stride}; ${seconds.toFixed(1)} s\n`);
       }
@@ -284,6 +287,7 @@ export function buildProgram(): Command {
     .option("--dtype <d>", "which precision of the folder to load: fp32|q8|q4|q2 (default: its config.json)")
     .option("--truncate", "keep a too-long document's first tokens instead of refusing it")
     .addOption(new Option("--kernels <variant>", "WASM build").choices(["simd", "scalar"]))
+    .option("--threads <n>", "threads for the matrix products (default: the core count, at most 8; 1: no worker threads)")
     .option("--no-verify-checksum", "skip checking the files against their lowbit.checksum (only for bytes known to be good)")
     .option("--json", "print one JSON object per document")
     .action(async (o: SummarizeCliOptions) => summarizeCommand(o));
@@ -345,6 +349,7 @@ interface SummarizeCliOptions {
   dtype?: string;
   truncate?: boolean;
   kernels?: "simd" | "scalar";
+  threads?: string;
   verifyChecksum: boolean;
   json?: boolean;
 }
@@ -352,7 +357,7 @@ interface SummarizeCliOptions {
 async function summarizeCommand(o: SummarizeCliOptions): Promise<void> {
   const given = [o.text, o.inputFile, o.inputIds].filter((x) => x !== undefined).length;
   if (given !== 1) throw new LowbitError("give the input once", { expected: "--text TEXT, --input-file FILE or --input-ids 0,…,2", found: given === 0 ? "none" : "several" });
-  const model = await loadBartModel(o.model, { variant: o.kernels, verifyChecksum: o.verifyChecksum, dtype: o.dtype });
+  const model = await loadBartModel(o.model, { variant: o.kernels, verifyChecksum: o.verifyChecksum, dtype: o.dtype, threads: threadsFlag(o.threads) });
   let documents: (string | number[])[];
   if (o.inputIds !== undefined) {
     documents = [o.inputIds.split(",").map((v) => {
@@ -385,10 +390,10 @@ async function summarizeCommand(o: SummarizeCliOptions): Promise<void> {
     const summary = await model.summarize(doc, options).catch((err: unknown) => { throw withFlagNames(err); });
     const s = summary.stats;
     if (o.json) {
-      if (!out(`${JSON.stringify({ ids: summary.ids, text: summary.text, encoder_ms: s.encoderMs, decode_tokens_per_s: s.decodeTokensPerS, decode_steps_per_s: s.decodeStepsPerS, input_tokens: s.inputTokens, num_beams: s.numBeams, stop_reason: s.stopReason })}\n`)) return;
+      if (!out(`${JSON.stringify({ ids: summary.ids, text: summary.text, encoder_ms: s.encoderMs, decode_tokens_per_s: s.decodeTokensPerS, decode_steps_per_s: s.decodeStepsPerS, input_tokens: s.inputTokens, num_beams: s.numBeams, stop_reason: s.stopReason, threads: model.threads })}\n`)) return;
     } else {
       if (!out(`${summary.text}\n`)) return;
-      process.stderr.write(`input ${s.inputTokens} tokens, encoder ${s.encoderMs.toFixed(1)} ms; ${s.generatedTokens} tokens, ${s.numBeams} beam(s), ${s.decodeStepsPerS.toFixed(1)} steps/s; stop: ${s.stopReason}\n`);
+      process.stderr.write(`input ${s.inputTokens} tokens, encoder ${s.encoderMs.toFixed(1)} ms; ${s.generatedTokens} tokens, ${s.numBeams} beam(s), ${s.decodeStepsPerS.toFixed(1)} steps/s; ${threadsText(model.threads)}; stop: ${s.stopReason}\n`);
     }
   }
 }
@@ -408,6 +413,7 @@ interface GenerateCliOptions {
   truncate?: boolean;
   context?: string;
   kernels?: "simd" | "scalar";
+  threads?: string;
   verifyChecksum: boolean;
   json?: boolean;
 }
@@ -419,6 +425,17 @@ function numberFlag(value: string | undefined, flag: string): number | undefined
   if (value.trim() === "" || !Number.isFinite(n)) throw new LowbitError(`invalid ${flag}`, { expected: "a number", found: JSON.stringify(value) });
   return n;
 }
+
+/** --threads: an integer in 1..MAX_THREADS, or undefined for the default. */
+function threadsFlag(value: string | undefined): number | undefined {
+  const n = numberFlag(value, "--threads");
+  if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= MAX_THREADS)) {
+    throw new LowbitError("invalid --threads", { expected: `an integer in 1..${MAX_THREADS}`, found: JSON.stringify(value) });
+  }
+  return n;
+}
+
+const threadsText = (threads: number) => `${threads} thread${threads === 1 ? "" : "s"}`;
 
 /** The runtime's errors name its options as the API spells them; on the command line they are flags. */
 const API_TO_FLAGS: [RegExp, string][] = [
@@ -442,7 +459,7 @@ async function generateCommand(o: GenerateCliOptions): Promise<void> {
     if (!Number.isInteger(id) || id < 0) throw new LowbitError("invalid --prompt-ids", { expected: "comma-separated non-negative integers", found: JSON.stringify(v) });
     return id;
   });
-  const model = await loadGpt2Model(o.model, { variant: o.kernels, verifyChecksum: o.verifyChecksum });
+  const model = await loadGpt2Model(o.model, { variant: o.kernels, verifyChecksum: o.verifyChecksum, threads: threadsFlag(o.threads) });
   const vocab = model.config.vocab_size;
   for (const id of promptIds ?? []) {
     if (id >= vocab) throw new LowbitError("invalid --prompt-ids", { expected: `ids below the vocabulary size ${vocab}`, found: String(id) });
@@ -484,7 +501,7 @@ async function generateCommand(o: GenerateCliOptions): Promise<void> {
       ids, text, prompt_tokens: stats.promptTokens, stop_reason: stats.stopReason,
       prefill_tokens_per_s: stats.prefillTokensPerS, decode_tokens_per_s: stats.decodeTokensPerS,
       load_ms: model.loadMs, peak_rss_bytes: peakRss, wasm_memory_bytes: model.wasmMemoryBytes(),
-      kernels: model.kernelVariant, untrained: model.config.untrained === true,
+      kernels: model.kernelVariant, threads: model.threads, untrained: model.config.untrained === true,
     })}\n`);
     return;
   }
@@ -493,7 +510,7 @@ async function generateCommand(o: GenerateCliOptions): Promise<void> {
   process.stderr.write(
     `prefill: ${stats.promptTokens} tokens, ${stats.prefillTokensPerS.toFixed(1)} tok/s; ` +
     `decode: ${Math.max(0, stats.generatedTokens - 1)} tokens, ${stats.decodeTokensPerS.toFixed(1)} tok/s; ` +
-    `load ${model.loadMs.toFixed(0)} ms; peak RSS ${mib(peakRss)}; WASM memory ${mib(model.wasmMemoryBytes())} (${model.kernelVariant}); stop: ${stats.stopReason}\n`,
+    `load ${model.loadMs.toFixed(0)} ms; peak RSS ${mib(peakRss)}; WASM memory ${mib(model.wasmMemoryBytes())} (${model.kernelVariant}); ${threadsText(model.threads)}; stop: ${stats.stopReason}\n`,
   );
 }
 

@@ -8,12 +8,13 @@ import type { Gpt2Config } from "../format/gpt2_config.js";
 import type { FileQuantization } from "../format/quantization.js";
 import { Gpt2Executor } from "./gpt2.js";
 import { checkContextLength } from "./perplexity.js";
-import { instantiateKernels, kernelFileName, preferredVariant, type KernelVariant, type Kernels } from "./kernels.js";
+import { compileKernels, instantiateKernels, kernelFileName, preferredVariant, type KernelVariant, type Kernels } from "./kernels.js";
 import { applyRepetitionPenalty, sampleFrom } from "./logits_processors.js";
 import { argmax, isSampling, Prng, validateSampling, warpersOf, type SamplingOptions } from "./sampling.js";
 import { Gpt2Tokenizer, TextStreamDecoder } from "./tokenizer.js";
 import { readModelFiles, readSource, sourceName, type ModelFiles, type ModelSource } from "./sources.js";
 import { bartModel, type BartModel } from "./seq2seq.js";
+import { chooseThreads, disposeKernels, instantiateThreadedKernels } from "./threads.js";
 
 export { BpeTokenizer, Gpt2Tokenizer, TextStreamDecoder, type DecodeOptions, type EncodeOptions } from "./tokenizer.js";
 export type { SamplingOptions } from "./sampling.js";
@@ -46,6 +47,17 @@ export interface LoadOptions {
    * the unpacking kernels, for comparison.
    */
   lookupTables?: boolean;
+  /**
+   * Threads for the matrix products (1..64): by default the core count, at most 8. More than 1 needs memory
+   * that threads can share: in a browser, a cross-origin isolated page (served with COOP: same-origin and
+   * COEP: require-corp); elsewhere the model runs on one thread (its `threads` says so). 1: no workers.
+   */
+  threads?: number;
+  /**
+   * The threads build's .wasm (bytes, compiled module, path or URL); by default build/lowbit.simd-threads.wasm
+   * when `kernels` is not given. With `kernels` given and this not, the model runs on one thread.
+   */
+  threadKernels?: BufferSource | WebAssembly.Module | string | URL;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -87,9 +99,13 @@ export interface Gpt2Model {
   readonly tokenizer: Gpt2Tokenizer;
   readonly executor: Gpt2Executor;
   readonly kernelVariant: KernelVariant;
+  /** Threads the matrix products run on (LoadOptions.threads; 1 where memory cannot be shared). */
+  readonly threads: number;
   readonly loadMs: number;
   /** Bytes of WASM memory in use: weights as stored, KV cache and scratch. */
   wasmMemoryBytes(): number;
+  /** Stops the model's worker threads; the model cannot run afterwards. */
+  dispose(): void;
   /** Streams new tokens for a prompt (text or token ids). Statistics land in `lastStats` when it ends. */
   generate(prompt: string | number[], options?: GenerateOptions): AsyncGenerator<GeneratedToken, GenerationStats>;
   lastStats?: GenerationStats;
@@ -101,9 +117,14 @@ const now = () => (typeof performance !== "undefined" ? performance.now() : Date
 
 export async function loadKernels(options: LoadOptions = {}): Promise<Kernels> {
   const variant = options.variant ?? preferredVariant();
-  let wasm = options.kernels ?? new URL(`../../build/${kernelFileName(variant)}`, import.meta.url);
+  const threads = await chooseThreads(options, variant);
+  let wasm = (threads > 1 ? options.threadKernels : options.kernels) ?? new URL(`../../build/${kernelFileName(variant, threads > 1)}`, import.meta.url);
   if (typeof wasm === "string" || wasm instanceof URL) wasm = await readSource(wasm, "WASM kernels (run `npm run build`)");
-  const kernels = await instantiateKernels(wasm, variant, options.memoryLimitBytes);
+  // Compiled once per process (by content); each model gets its own instance and memory.
+  if (!(wasm instanceof WebAssembly.Module)) wasm = await compileKernels(wasm);
+  const kernels = threads > 1
+    ? await instantiateThreadedKernels(wasm, variant, threads, options.memoryLimitBytes)
+    : await instantiateKernels(wasm, variant, options.memoryLimitBytes);
   if (options.lookupTables === false) kernels.lookupTables = false;
   return kernels;
 }
@@ -148,8 +169,10 @@ async function buildModel(files: ModelFiles, options: LoadOptions, t0: number): 
     tokenizer,
     executor,
     kernelVariant: kernels.variant,
+    threads: kernels.runner.threads,
     loadMs: now() - t0,
     wasmMemoryBytes: () => kernels.memory.buffer.byteLength,
+    dispose: () => disposeKernels(kernels),
     generate: (prompt, opts = {}) => generate(model, prompt, opts),
   };
   return model;

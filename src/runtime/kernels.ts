@@ -15,9 +15,12 @@ export function preferredVariant(): KernelVariant {
   return simdSupported() ? "simd" : "scalar";
 }
 
-/** File name of a build under build/. */
-export function kernelFileName(variant: KernelVariant): string {
-  return `lowbit.${variant}.wasm`;
+/**
+ * File name of a build under build/. `threaded`: the threads build (SIMD only: lowbit.simd-threads.wasm), which
+ * imports a shared memory instead of owning one (src/runtime/threads.ts).
+ */
+export function kernelFileName(variant: KernelVariant, threaded = false): string {
+  return threaded ? `lowbit.${variant}-threads.wasm` : `lowbit.${variant}.wasm`;
 }
 
 type Ptr = number;
@@ -126,20 +129,34 @@ export const WASM_MEMORY_MAX_BYTES = 2 ** 32;
 /**
  * Instantiates a build. `memoryLimitBytes` caps what allocate() may reach (a browser tab may want less
  * than the 4 GiB wasm32 allows); past it, allocate() throws a KernelAbort, as when the engine refuses to grow.
+ * `memory`: the shared memory the threads build imports (src/runtime/threads.ts makes it); the other builds
+ * own theirs.
  */
-export async function instantiateKernels(wasm: BufferSource | WebAssembly.Module, variant: KernelVariant, memoryLimitBytes = WASM_MEMORY_MAX_BYTES): Promise<Kernels> {
+export async function instantiateKernels(wasm: BufferSource | WebAssembly.Module, variant: KernelVariant, memoryLimitBytes = WASM_MEMORY_MAX_BYTES, memory?: WebAssembly.Memory): Promise<Kernels> {
   const imports = {
     env: {
       abort: (_msg: number, _file: number, line: number, column: number) => {
         throw new KernelAbort(`lowbit kernel aborted at ${line}:${column} (out of WASM memory?)`);
       },
+      ...(memory !== undefined ? { memory } : {}),
     },
   };
-  const instance = wasm instanceof WebAssembly.Module
-    ? await WebAssembly.instantiate(wasm, imports)
-    : (await WebAssembly.instantiate(wasm, imports)).instance;
-  const e = instance.exports as unknown as KernelExports & { simd: WebAssembly.Global };
+  let instance: WebAssembly.Instance;
+  try {
+    instance = wasm instanceof WebAssembly.Module
+      ? await WebAssembly.instantiate(wasm, imports)
+      : (await WebAssembly.instantiate(wasm, imports)).instance;
+  } catch (err) {
+    if (memory === undefined && err instanceof WebAssembly.LinkError && /memory/.test(err.message)) {
+      throw new Error("lowbit kernels: this is the threads build (it imports shared memory); pass it as the threadKernels option, not kernels");
+    }
+    throw err;
+  }
+  const e = instance.exports as unknown as KernelExports & { simd: WebAssembly.Global; start?: () => void };
   if (Boolean(e.simd.value) !== (variant === "simd")) throw new Error(`lowbit kernels: expected the ${variant} build`);
+  // The threads build exports its start function (the erf tables, the allocator's base) rather than running
+  // it at instantiation, so that the workers' instances over the same memory never run it: only this one does.
+  e.start?.();
   const checkLimit = (bytes: number): void => {
     const wanted = e.allocatedBytes() + bytes;
     if (wanted > memoryLimitBytes) {
@@ -156,3 +173,31 @@ export async function instantiateKernels(wasm: BufferSource | WebAssembly.Module
   };
   return Object.assign(Object.create(null) as object, e, { variant, allocate, stage, runner: singleThread(e), lookupTables: variant === "simd" }) as Kernels;
 }
+
+/**
+ * WebAssembly.compile, once per process for the same bytes: every model instantiates its own instance (its
+ * own memory) from the one module. Keyed by content, so a rebuilt .wasm at the same path is compiled anew.
+ */
+export const compileKernels: (wasm: BufferSource) => Promise<WebAssembly.Module> = (() => {
+  const KEEP = 4; // builds kept (simd, scalar, and a rebuilt one or two)
+  const compiled: { bytes: Uint8Array; module: Promise<WebAssembly.Module> }[] = [];
+  const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+    if (a.byteLength !== b.byteLength) return false;
+    for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+    return true;
+  };
+  return (wasm: BufferSource) => {
+    const bytes = wasm instanceof Uint8Array ? wasm : ArrayBuffer.isView(wasm) ? new Uint8Array(wasm.buffer, wasm.byteOffset, wasm.byteLength) : new Uint8Array(wasm);
+    const hit = compiled.find((c) => sameBytes(c.bytes, bytes));
+    if (hit !== undefined) return hit.module;
+    const entry = { bytes: bytes.slice(), module: WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>) };
+    compiled.push(entry);
+    if (compiled.length > KEEP) compiled.shift();
+    // A module that does not compile is not kept: the next call reports it again.
+    entry.module.catch(() => {
+      const at = compiled.indexOf(entry);
+      if (at >= 0) compiled.splice(at, 1);
+    });
+    return entry.module;
+  };
+})();

@@ -15,6 +15,7 @@ import { BartExecutor } from "./bart.js";
 import { beamSearch, checkAbort, decodeGreedyOrSample, resolveGeneration, type DecoderStepper, type GenerationOptions, type ResolvedGeneration } from "./generation.js";
 import type { KernelVariant, Kernels } from "./kernels.js";
 import type { ModelFiles } from "./sources.js";
+import { disposeKernels } from "./threads.js";
 import { BpeTokenizer, TextStreamDecoder } from "./tokenizer.js";
 
 export interface Seq2SeqOptions extends GenerationOptions {
@@ -56,9 +57,13 @@ export interface BartModel {
   /** The generation defaults: the folder's generation_config.json, else the decoder file's own copy. */
   readonly generation: GenerationDefaults;
   readonly kernelVariant: KernelVariant;
+  /** Threads the matrix products run on (LoadOptions.threads; 1 where memory cannot be shared). */
+  readonly threads: number;
   readonly loadMs: number;
   /** Bytes of WASM memory in use: weights as stored, caches and scratch. */
   wasmMemoryBytes(): number;
+  /** Stops the model's worker threads; the model cannot run afterwards. */
+  dispose(): void;
   /** Streams the output for an input (text, wrapped in <s> … </s>, or token ids as given). */
   generate(input: string | number[], options?: Seq2SeqOptions): AsyncGenerator<GeneratedToken, Seq2SeqStats>;
   /** The whole output for an input. */
@@ -80,8 +85,10 @@ export function bartModel(kernels: Kernels, files: Extract<ModelFiles, { modelTy
     executor,
     generation,
     kernelVariant: kernels.variant,
+    threads: kernels.runner.threads,
     loadMs: now() - t0,
     wasmMemoryBytes: () => kernels.memory.buffer.byteLength,
+    dispose: () => disposeKernels(kernels),
     generate: (input, opts = {}) => generate(model, input, opts),
     summarize: async (input, opts = {}) => {
       const it = generate(model, input, opts);

@@ -1,6 +1,7 @@
 // Runs lowbit's runtime in headless Chromium for tests: bundles src/runtime/index.ts for the browser with
 // esbuild, serves the bundle, the built .wasm kernels and model bytes from a local HTTP server, and drives
-// a page through playwright-core. Not a general browser harness: one page, one origin; lowbit's GPT-2
+// a page through playwright-core (at "/", or at "/isolated/", served with COOP/COEP so that it is cross-origin
+// isolated and the runtime may run threads). Not a general browser harness: one page, one origin; lowbit's GPT-2
 // generation and BART summarization, and any other served files a test adds (transformers.js:
 // test/helpers/browser_transformers.ts).
 //
@@ -35,9 +36,9 @@ const CHROMIUM_ARGS = [
 
 const VARIANTS: KernelVariant[] = ["simd", "scalar"];
 
-/** Path of a built kernel file; fails with the fix when `npm run build` has not run. */
-export function kernelPath(variant: KernelVariant): string {
-  const path = join(ROOT, "build", kernelFileName(variant));
+/** Path of a built kernel file (`threaded`: the threads build); fails with the fix when `npm run build` has not run. */
+export function kernelPath(variant: KernelVariant, threaded = false): string {
+  const path = join(ROOT, "build", kernelFileName(variant, threaded));
   assert.ok(existsSync(path), `${path} is missing: run \`npm run build\``);
   return path;
 }
@@ -90,6 +91,9 @@ import { loadModel } from "/lowbit.js";
 
 const kernels = (variant) => new URL("/kernels/lowbit." + variant + ".wasm", location.href);
 const isNode = () => typeof process !== "undefined";
+// The threads build rides along; the runtime fetches it only where it runs threads (a cross-origin isolated page).
+const load = (source, variant, threads) => loadModel(source, { kernels: kernels(variant), threadKernels: kernels("simd-threads"), variant, threads });
+const host = (m) => ({ kernelVariant: m.kernelVariant, threads: m.threads, crossOriginIsolated: globalThis.crossOriginIsolated === true, isNode: isNode() });
 
 async function streamIds(m, prompt, options) {
   const ids = [];
@@ -99,46 +103,71 @@ async function streamIds(m, prompt, options) {
 
 // Loads a served single-file model (fetched here, passed as bytes) onto the served kernels and returns the
 // ids that generate() streams.
-export async function generateIds({ model, variant, prompt, options }) {
+export async function generateIds({ model, variant, prompt, options, threads }) {
   const response = await fetch("/models/" + model);
   if (!response.ok) throw new Error("GET /models/" + model + ": HTTP " + response.status);
   const bytes = new Uint8Array(await response.arrayBuffer());
-  const m = await loadModel(bytes, { kernels: kernels(variant), variant });
-  return { ids: await streamIds(m, prompt, options), kernelVariant: m.kernelVariant, isNode: isNode() };
+  const m = await load(bytes, variant, threads);
+  try {
+    return { ids: await streamIds(m, prompt, options), ...host(m) };
+  } finally {
+    m.dispose();
+  }
 }
 
 // The same from a served folder, which loadModel reads itself by URL (config.json, then onnx/...).
-export async function generateFolderIds({ model, variant, prompt, options }) {
-  const m = await loadModel(new URL("/models/" + model + "/", location.href), { kernels: kernels(variant), variant });
+export async function generateFolderIds({ model, variant, prompt, options, threads }) {
+  const m = await load(new URL("/models/" + model + "/", location.href), variant, threads);
   if (m.modelType !== "gpt2") throw new Error("/models/" + model + "/ loaded as " + m.modelType);
-  return { ids: await streamIds(m, prompt, options), kernelVariant: m.kernelVariant, isNode: isNode() };
+  try {
+    return { ids: await streamIds(m, prompt, options), ...host(m) };
+  } finally {
+    m.dispose();
+  }
 }
 
 // Loads a served BART folder by URL and returns summarize()'s ids for each set of options, in order.
-export async function summarizeIds({ model, variant, input, runs }) {
-  const m = await loadModel(new URL("/models/" + model + "/", location.href), { kernels: kernels(variant), variant });
+export async function summarizeIds({ model, variant, input, runs, threads }) {
+  const m = await load(new URL("/models/" + model + "/", location.href), variant, threads);
   if (m.modelType !== "bart") throw new Error("/models/" + model + "/ loaded as " + m.modelType);
-  const ids = [];
-  for (const options of runs) ids.push((await m.summarize(input, options)).ids);
-  return { ids, kernelVariant: m.kernelVariant, isNode: isNode() };
+  try {
+    const ids = [];
+    for (const options of runs) ids.push((await m.summarize(input, options)).ids);
+    return { ids, ...host(m) };
+  } finally {
+    m.dispose();
+  }
 }
 `;
 
 // ---------------------------------------------------------------------------------------------------------
 // Server and browser
 
-export interface PageSummaries {
+/** What the page's model reported about where it ran. */
+export interface PageHost {
+  kernelVariant: KernelVariant;
+  /** The model's `threads`: more than 1 only on a cross-origin isolated page. */
+  threads: number;
+  /** The page's crossOriginIsolated (served with COOP: same-origin and COEP: require-corp: the /isolated/ page). */
+  crossOriginIsolated: boolean;
+  /** Whether the page saw a Node `process` global (it must not: the runtime would take its Node paths). */
+  isNode: boolean;
+}
+
+export interface PageSummaries extends PageHost {
   /** summarize()'s ids (after decoder_start_token_id) for each options object, in order. */
   ids: number[][];
-  kernelVariant: KernelVariant;
-  isNode: boolean;
 }
 
 /** A response body and its content type. */
 interface Served {
   type: string;
   body: string | Uint8Array;
+  headers?: Record<string, string>;
 }
+
+/** What makes a page cross-origin isolated, so that it may share memory with workers (threads). */
+export const ISOLATION_HEADERS = { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" };
 
 const CONTENT_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -155,11 +184,8 @@ export function contentType(path: string): string {
   return (dot > path.lastIndexOf("/") && CONTENT_TYPES[path.slice(dot)]) || "application/octet-stream";
 }
 
-export interface PageGeneration {
+export interface PageGeneration extends PageHost {
   ids: number[];
-  kernelVariant: KernelVariant;
-  /** Whether the page saw a Node `process` global (it must not: the runtime would take its Node paths). */
-  isNode: boolean;
 }
 
 /** One HTTP server and one Chromium page for a whole test file; `close()` in an after hook. */
@@ -188,6 +214,9 @@ export class BrowserRuntime {
 
     const routes = new Map<string, Served>([
       ["/", { type: CONTENT_TYPES[".html"], body: INDEX_HTML }],
+      // The same page, cross-origin isolated: everything else it loads is same-origin, so needs no CORP header.
+      ["/isolated/", { type: CONTENT_TYPES[".html"], body: INDEX_HTML, headers: ISOLATION_HEADERS }],
+      [`/kernels/${kernelFileName("simd", true)}`, { type: CONTENT_TYPES[".wasm"], body: readFileSync(kernelPath("simd", true)) }],
       ["/lowbit.js", { type: CONTENT_TYPES[".js"], body: bundle }],
       ["/driver.js", { type: CONTENT_TYPES[".js"], body: DRIVER_JS }],
       ...[...kernels].map(([v, bytes]): [string, Served] => [`/kernels/lowbit.${v}.wasm`, { type: CONTENT_TYPES[".wasm"], body: bytes }]),
@@ -198,7 +227,7 @@ export class BrowserRuntime {
       const found = routes.get(path);
       requestLog.push(`${req.method} ${path} ${found === undefined ? 404 : 200}`);
       if (found !== undefined) {
-        res.writeHead(200, { "content-type": found.type, "cache-control": "no-store" });
+        res.writeHead(200, { "content-type": found.type, "cache-control": "no-store", ...found.headers });
         res.end(req.method === "HEAD" ? undefined : found.body);
       } else {
         res.writeHead(404, { "content-type": "text/plain" });
@@ -274,10 +303,13 @@ export class BrowserRuntime {
     }
   }
 
-  /** Runs loadModel (bytes) + generate in the page and returns the token ids (the trailing text-only item dropped). */
-  async generate(model: string, variant: KernelVariant, prompt: number[], options: GenerateOptions): Promise<PageGeneration> {
+  /**
+   * Runs loadModel (bytes) + generate in the page and returns the token ids (the trailing text-only item
+   * dropped). `threads`: the load option (by default the page's core count, where the page may share memory).
+   */
+  async generate(model: string, variant: KernelVariant, prompt: number[], options: GenerateOptions, threads?: number): Promise<PageGeneration> {
     this.requireServed(`/models/${model}`, `model "${model}"`);
-    return this.call("/driver.js", "generateIds", { model, variant, prompt, options }, `generation (${model}, ${variant})`);
+    return this.call("/driver.js", "generateIds", { model, variant, prompt, options, threads }, `generation (${model}, ${variant})`);
   }
 
   /** Runs loadModel(URL of the served folder /models/<model>/) + generate on a GPT-2 folder in the page. */
@@ -287,10 +319,16 @@ export class BrowserRuntime {
   }
 
   /** Loads the served BART folder /models/<model>/ by URL and runs summarize() once per options object. */
-  async summarize(model: string, variant: KernelVariant, input: number[], runs: Seq2SeqOptions[]): Promise<PageSummaries> {
+  async summarize(model: string, variant: KernelVariant, input: number[], runs: Seq2SeqOptions[], threads?: number): Promise<PageSummaries> {
     this.requireServed(`/models/${model}/config.json`, `folder "${model}"`);
     assert.ok(runs.every((o) => o.signal === undefined), "an AbortSignal cannot cross into the page");
-    return this.call("/driver.js", "summarizeIds", { model, variant, input, runs }, `summarize (${model}/, ${variant})`);
+    return this.call("/driver.js", "summarizeIds", { model, variant, input, runs, threads }, `summarize (${model}/, ${variant})`);
+  }
+
+  /** Navigates the page to a served path: "/isolated/" (cross-origin isolated) or "/" (not); the driver's calls then run there. */
+  async goto(path: string): Promise<void> {
+    this.requireServed(path, "page");
+    await this.page.goto(`${this.origin}${path}`);
   }
 
   async close(): Promise<void> {
