@@ -1,9 +1,13 @@
 // BART benchmark: a bart-base-shaped checkpoint with random weights (scripts/make_random_bart.ts), exported as
 // Hugging Face folders at fp32, W8-E8-A8, W4-E4-A8 and W2-E2-A8 (module scales, MSE clip, dq), run by
-// lowbit's WASM runtime (SIMD, one thread), by onnxruntime-web's WASM backend in Node (one thread) and by
-// onnxruntime-node (one intra-op thread, and its default threading). Measures the encoder on a 512-token
-// input, greedy decode tokens/s, beam-4 decode steps/s, load time, peak RSS, for lowbit WASM memory against
-// weights + caches; and per precision the export's weights ratio and the folder's size on disk.
+// lowbit's WASM runtime (SIMD), by onnxruntime-web's WASM backend in Node and by onnxruntime-node, each at
+// every thread count of --threads (default 1 and the core count: lowbit's `threads` load option,
+// onnxruntime-web's env.wasm.numThreads, onnxruntime-node's intra-op threads). Measures the encoder on a
+// 512-token input, greedy decode tokens/s, beam-4 decode steps/s, load time, peak RSS, for lowbit WASM
+// memory against weights + caches; and per precision the export's weights ratio and the folder's size on disk.
+//
+// The measuring half (checkpoint, exports, one child per engine × threads × folder) is measureBart(), which
+// bench/generate.ts also calls for its BART rows; main() adds this file's tables. Run as a script only.
 //
 // Every engine × folder runs in a fresh child process (this file re-invoked with --child), so peak RSS is
 // its own. Decoding is the same code for every engine: src/runtime/generation.ts's runGeneration (greedy,
@@ -12,14 +16,15 @@
 // min_length = N + 1, so EOS is banned throughout. Not a quality check: the weights are random, so ids only
 // show that two engines run the same function.
 //
-//   npx tsx bench/bart.ts [--runs 3] [--decode-budget-s 3] [--checkpoint DIR] [--reuse-exports]
+//   npx tsx bench/bart.ts [--runs 3] [--decode-budget-s 3] [--threads 1,N] [--engines lowbit,ort-web,ort-node]
+//                         [--models w2,fp32] [--checkpoint DIR] [--reuse-exports]
 // Writes bench/results/bart.json and bench/results/bart.md.
 //
 // Letters: S encoder tokens, N decoder steps, B beams, d d_model, F FFN width, V vocab, L layers.
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { readBartCheckpoint } from "../src/export/checkpoint.js";
@@ -47,7 +52,7 @@ const NEW_TOKENS = 32; // decoder steps of a full decode run (greedy and beam); 
 const MIN_STEPS = 8; // a capped decode run still runs at least this many steps
 const WARMUP_STEPS = 8; // untimed decode run that sizes the timed ones; its ids are compared across engines
 const NUM_BEAMS = 4;
-const ENCODER_BUDGET_S = 12; // fewer warm encoder runs where one takes long (at least 1)
+const ENCODER_BUDGET_S = 12; // default --encoder-budget-s: fewer warm encoder runs where one takes long (at least 1)
 const PROBE_TOKENS = 128; // encoder input of onnxruntime-web's level probe
 const PROBE_STEPS = 4; // decoder steps after the first in the probe
 const WEB_LEVELS = ["disabled", "basic", "all"] as const;
@@ -55,13 +60,14 @@ const SEED = 1;
 
 const DIMS = { S: ENCODER_TOKENS, d: BART_BASE.dModel, F: BART_BASE.ffn, L: BART_BASE.layers, V: BART_BASE.vocab };
 
-interface ModelSpec {
+export interface BartModelSpec {
   key: string; // folder name
   label: string; // W-E-A label for tables
   bits: 32 | 8 | 4 | 2;
 }
+type ModelSpec = BartModelSpec;
 
-const MODELS: ModelSpec[] = [
+export const BART_MODELS: ModelSpec[] = [
   { key: "fp32", label: "fp32", bits: 32 },
   { key: "w8", label: "8-8-8", bits: 8 },
   { key: "w4", label: "4-4-8", bits: 4 },
@@ -108,7 +114,7 @@ interface Engine {
   stepper(g: ResolvedGeneration): DecoderStepper;
 }
 
-interface DecodeTimings {
+export interface DecodeTimings {
   steps: number; // N, the first included
   capped: boolean;
   runs: number;
@@ -137,9 +143,11 @@ interface ChildArgs {
   dump: string;
   runs: number;
   decodeBudgetS: number;
+  encoderBudgetS: number;
   encLevel: string;
   decLevel: string;
-  threads: string;
+  /** Threads asked for: lowbit's `threads`, onnxruntime-web's numThreads, onnxruntime-node's intra-op threads. */
+  threads: number;
 }
 
 /** Wraps a stepper to time step() and reorder(). */
@@ -188,14 +196,14 @@ async function measureDecode(engine: Engine, defaults: GenerationDefaults, numBe
   };
 }
 
-/** Cold encode (the first after loading), warm encodes within ENCODER_BUDGET_S, then greedy and beam-4 decodes on that input. */
+/** Cold encode (the first after loading), warm encodes within encoderBudgetS, then greedy and beam-4 decodes on that input. */
 async function measure(engine: Engine, defaults: GenerationDefaults, a: ChildArgs): Promise<Timings> {
   const ids = encoderIds(ENCODER_TOKENS, SEED);
   let t0 = now();
   await engine.encode(ids);
   const cold = now() - t0;
   const encRuns: number[] = [];
-  const n = Math.max(1, Math.min(a.runs, Math.floor((ENCODER_BUDGET_S * 1e3) / cold)));
+  const n = Math.max(1, Math.min(a.runs, Math.floor((a.encoderBudgetS * 1e3) / cold)));
   for (let r = 0; r < n; r++) {
     t0 = now();
     await engine.encode(ids);
@@ -216,7 +224,7 @@ interface KernelProfile {
   beam_step_kernels_ms: Record<string, number>;
 }
 
-interface ChildResult extends Timings, EngineRun {
+export interface ChildResult extends Timings, EngineRun {
   enc_level: string;
   dec_level: string;
   lowbit?: { variant: string; wasm_memory_bytes: number; weight_bytes: number; cache_bytes: number; memory_ratio: number; profile: KernelProfile };
@@ -252,7 +260,7 @@ function profileKernels(kernels: Kernels, run: () => void): Record<string, numbe
 }
 
 async function childLowbit(a: ChildArgs): Promise<ChildResult> {
-  const model = await loadBartModel(a.folder, { variant: "simd", maxBeams: NUM_BEAMS });
+  const model = await loadBartModel(a.folder, { variant: "simd", maxBeams: NUM_BEAMS, threads: a.threads });
   const e = model.executor;
   const engine: Engine = {
     encode: async (ids) => e.encode(ids),
@@ -293,8 +301,9 @@ async function childLowbit(a: ChildArgs): Promise<ChildResult> {
   };
   const greedyProfile = stepProfile(1);
   const beamProfile = stepProfile(NUM_BEAMS);
+  model.dispose(); // stops the worker threads, so that the child exits
   return {
-    engine: "lowbit", enc_level: "-", dec_level: "-", threads: "1", load_ms: model.loadMs, ...timings,
+    engine: "lowbit", enc_level: "-", dec_level: "-", threads: String(model.threads), load_ms: model.loadMs, ...timings,
     peak_rss_bytes: peakRssBytes(), versions: { nodejs: process.version },
     lowbit: {
       variant: model.kernelVariant, ...memory,
@@ -319,7 +328,7 @@ function ortEngine(m: Awaited<ReturnType<typeof openOrtBart>>): Engine {
 }
 
 async function childOrt(kind: "ort-web" | "ort-node", a: ChildArgs): Promise<ChildResult> {
-  const { ort, versions, wasmFile, options: base } = await ortRuntime(kind, a.threads);
+  const { ort, versions, wasmFile, threadsInUse, options: base } = await ortRuntime(kind, a.threads);
   const level = (l: string) => ({ ...base, graphOptimizationLevel: l as "disabled" | "basic" | "all" });
   const t0 = now();
   const m = await openOrtBart(ort, a.folder, { encoderOptions: level(a.encLevel), decoderOptions: level(a.decLevel) });
@@ -327,12 +336,12 @@ async function childOrt(kind: "ort-web" | "ort-node", a: ChildArgs): Promise<Chi
   const timings = await measure(ortEngine(m), defaultsOf(a.folder), a);
   await releaseOrtBart(m);
   return {
-    engine: kind, enc_level: a.encLevel, dec_level: a.decLevel, threads: a.threads, load_ms: loadMs, ...timings,
+    engine: kind, enc_level: a.encLevel, dec_level: a.decLevel, threads: String(threadsInUse()), load_ms: loadMs, ...timings,
     peak_rss_bytes: peakRssBytes(), versions, ort_web_wasm: wasmFile?.(),
   };
 }
 
-interface ProbeResult {
+export interface ProbeResult {
   level: string;
   load_ms: number;
   encoder_ms: number; // the second of two encodes of PROBE_TOKENS
@@ -367,7 +376,7 @@ async function childWebProbe(a: ChildArgs): Promise<ProbeResult[]> {
 // Parent: folders, children, tables
 // ---------------------------------------------------------------------------------------------------------
 
-interface FolderInfo {
+export interface FolderInfo {
   path: string;
   /** Every file of the folder (ONNX files, config and tokenizer JSON). */
   bytes: number;
@@ -422,13 +431,15 @@ function exportFolders(models: ModelSpec[], checkpoint: string, outDir: string, 
 }
 
 
-interface Row extends Partial<ChildResult> {
-  /** This engine's encoder output against lowbit's on the same folder and input. */
+export interface BartRow extends Partial<ChildResult> {
+  /** This engine's encoder output against lowbit's (one thread) on the same folder and input. */
   encoder_vs_lowbit?: { max_abs_diff: number; share_over_1e3: number };
   model: string;
   label: string;
   engine: ChildResult["engine"];
+  /** Threads the engine ran on (as it reported them; a failed row: as asked). */
   threads: string;
+  threads_requested: number;
   enc_level: string;
   dec_level: string;
   wall_ms: number;
@@ -457,7 +468,7 @@ const mib = (bytes: number | undefined): string => (bytes === undefined ? "—" 
  * Ids both runs produced before the first difference, over the shorter run; the decoder start and the last
  * id (forced </s> at max_length) left out, so that greedy runs of different lengths compare as prefixes.
  */
-function agreement(a: number[] | undefined, b: number[] | undefined): string {
+export function agreement(a: number[] | undefined, b: number[] | undefined): string {
   if (a === undefined || b === undefined) return "—";
   const [x, y] = [a.slice(1, -1), b.slice(1, -1)];
   const n = Math.min(x.length, y.length);
@@ -479,26 +490,124 @@ function groupKernels(ms: Record<string, number>): { matmul: number; head: numbe
   return g;
 }
 
+/** What measureBart runs: which folders, which engines at which thread counts, and how long each measurement may take. */
+export interface BartPlan {
+  models: ModelSpec[];
+  /** Engines in the order they run per folder; lowbit's 1-thread row, where present, is the others' reference. */
+  engines: Array<"lowbit" | "ort-web" | "ort-node">;
+  threads: number[];
+  runs: number;
+  decodeBudgetS: number;
+  encoderBudgetS: number;
+  checkpoint: string;
+  std: number;
+  folders: string;
+  reuseExports: boolean;
+}
+
+export interface BartMeasured {
+  folders: Record<string, FolderInfo>;
+  rows: BartRow[];
+  probes: Record<string, ProbeResult[]>;
+  checkpointConfig: { init_std?: number };
+  exportedMs: number;
+  totalMs: number;
+}
+
+/** The default thread counts: 1 and the core count (just 1 on a one-core machine). */
+export const defaultThreadCounts = (): number[] => [...new Set([1, availableParallelism()])];
+
+/**
+ * The checkpoint (made if missing), the folders (exported unless reused), then per folder one child per
+ * engine × thread count: lowbit, onnxruntime-web's level probe (one thread; its levels serve every thread
+ * count) and onnxruntime-web, onnxruntime-node at "all". Children run one at a time.
+ */
+export async function measureBart(plan: BartPlan): Promise<BartMeasured> {
+  const started = Date.now();
+  if (!existsSync(join(plan.checkpoint, "model.safetensors"))) {
+    console.error(`making ${plan.checkpoint} (bart-base shape, random weights, std ${plan.std})`);
+    makeRandomBart(plan.checkpoint, { ...BART_BASE, std: plan.std });
+  }
+  const checkpointConfig = JSON.parse(readFileSync(join(plan.checkpoint, "config.json"), "utf8")) as { init_std?: number };
+  mkdirSync(plan.folders, { recursive: true });
+  const folders = exportFolders(plan.models, plan.checkpoint, plan.folders, plan.reuseExports);
+  const exportedMs = Date.now() - started;
+
+  const common = ["--runs", String(plan.runs), "--decode-budget-s", String(plan.decodeBudgetS), "--encoder-budget-s", String(plan.encoderBudgetS)];
+  const rows: BartRow[] = [];
+  const probes: Record<string, ProbeResult[]> = {};
+  const dumpOf = (spec: ModelSpec, engine: string, threads: number) => join(plan.folders, `${spec.key}.${engine}-${threads}.encoder.f32`);
+  const run = (spec: ModelSpec, engine: ChildResult["engine"], encLevel: string, decLevel: string, threads: number): void => {
+    const t0 = Date.now();
+    const base = { model: spec.key, label: spec.label, engine, threads: String(threads), threads_requested: threads, enc_level: encLevel, dec_level: decLevel };
+    try {
+      const dump = dumpOf(spec, engine, threads);
+      rmSync(dump, { force: true });
+      const r = runChild<ChildResult>(SELF, ["--child", engine, "--folder", folders[spec.key].path, "--dump", dump, "--enc-level", encLevel, "--dec-level", decLevel, "--threads", String(threads), ...common]);
+      const encoderVsLowbit = engine === "lowbit" && threads === 1 ? undefined : compareEncoders(dumpOf(spec, "lowbit", 1), dump);
+      rows.push({ ...base, ...r, encoder_vs_lowbit: encoderVsLowbit, wall_ms: Date.now() - t0 });
+      console.error(`${spec.key} ${engine} (${encLevel}/${decLevel}, ${r.threads} of ${threads} threads): encoder ${fmt(r.encoder.median_ms, 0)} ms, ` +
+        `greedy ${fmt(r.greedy.per_s)} tok/s (${r.greedy.steps} steps), beam-4 ${fmt(r.beam.per_s)} steps/s (${r.beam.steps} steps), ` +
+        `load ${fmt(r.load_ms, 0)} ms, peak RSS ${mib(r.peak_rss_bytes)} MiB  [${((Date.now() - t0) / 1e3).toFixed(0)} s]`);
+    } catch (err) {
+      rows.push({ ...base, wall_ms: Date.now() - t0, error: String((err as Error).message).split("\n")[0] });
+      console.error(`${spec.key} ${engine} (${threads} threads): FAILED ${(err as Error).message}`);
+    }
+  };
+
+  for (const spec of plan.models) {
+    for (const engine of plan.engines) {
+      if (engine === "lowbit") {
+        for (const t of plan.threads) run(spec, "lowbit", "-", "-", t);
+      } else if (engine === "ort-web") {
+        const probe = runChild<ProbeResult[]>(SELF, ["--child", "ort-web-probe", "--folder", folders[spec.key].path, ...common]);
+        probes[spec.key] = probe;
+        const bestEnc = probe.reduce((x, y) => (y.encoder_ms < x.encoder_ms ? y : x)).level;
+        const bestDec = probe.reduce((x, y) => (y.median_step_ms < x.median_step_ms ? y : x)).level;
+        console.error(`${spec.key} ort-web levels: ${probe.map((p) => `${p.level} encoder ${fmt(p.encoder_ms, 0)} ms, step ${fmt(p.median_step_ms, 0)} ms`).join("; ")} → ${bestEnc}/${bestDec}`);
+        for (const t of plan.threads) run(spec, "ort-web", bestEnc, bestDec, t);
+      } else {
+        for (const t of plan.threads) run(spec, "ort-node", "all", "all", t);
+      }
+    }
+  }
+  return { folders, rows, probes, checkpointConfig, exportedMs, totalMs: Date.now() - started };
+}
+
+const ENGINES = ["lowbit", "ort-web", "ort-node"] as const;
+
+/** A comma-separated list of positive integers (thread counts). */
+export function parseThreadList(s: string): number[] {
+  const list = s.split(",").map((x) => Number(x));
+  if (list.length === 0 || list.some((n) => !(Number.isInteger(n) && n >= 1))) throw new Error(`--threads: expected comma-separated integers >= 1, found ${s}`);
+  return [...new Set(list)];
+}
+
 async function main(): Promise<void> {
   const o = new Command()
     .option("--runs <n>", "timed runs per measurement (median reported)", Number, 3)
     .option("--decode-budget-s <s>", "cap one timed decode run at about this long (fewer steps, at least 8)", Number, 3)
+    .option("--encoder-budget-s <s>", "warm encoder runs: up to --runs, fewer where they would take longer than this (at least 1)", Number, ENCODER_BUDGET_S)
     .option("--checkpoint <dir>", "bart-base-shaped checkpoint (made if missing)", join(tmpdir(), "lowbit-bart-base-random"))
     .option("--std <x>", "weight std of the checkpoint when it is made", Number, 0.05)
     .option("--folders <dir>", "where the exported folders go", join(tmpdir(), "lowbit-bench-bart"))
     .option("--reuse-exports", "reuse exported folders already in --folders (default: export afresh)", false)
-    .option("--no-ort-node-default", "skip onnxruntime-node at its default threading")
-    .option("--models <keys>", `comma-separated subset of ${MODELS.map((m) => m.key).join(",")}`)
+    .option("--models <keys>", `comma-separated subset of ${BART_MODELS.map((m) => m.key).join(",")}`)
+    .option("--engines <list>", `comma-separated subset of ${ENGINES.join(",")}`, ENGINES.join(","))
+    .option("--threads <list>", "thread counts of every engine (parent), or the one for --child", defaultThreadCounts().join(","))
+    .option("--results <dir>", "where bart.json and bart.md go", join(HERE, "results"))
     .option("--child <engine>", "internal: lowbit | ort-web | ort-node | ort-web-probe")
     .option("--folder <dir>", "internal: the folder for --child")
     .option("--dump <file>", "internal: where --child writes its encoder output (raw f32)")
     .option("--enc-level <l>", "internal: encoder graph optimization level for --child", "all")
     .option("--dec-level <l>", "internal: decoder graph optimization level for --child", "all")
-    .option("--threads <n>", "internal: intra-op threads for --child ort-node (a number or 'default')", "1")
     .parse()
     .opts();
-  const childArgs: ChildArgs = { folder: o.folder, dump: o.dump, runs: o.runs, decodeBudgetS: o.decodeBudgetS, encLevel: o.encLevel, decLevel: o.decLevel, threads: o.threads };
+  const threads = parseThreadList(o.threads);
   if (o.child !== undefined) {
+    const childArgs: ChildArgs = {
+      folder: o.folder, dump: o.dump, runs: o.runs, decodeBudgetS: o.decodeBudgetS, encoderBudgetS: o.encoderBudgetS, encLevel: o.encLevel, decLevel: o.decLevel, threads: threads[0],
+    };
     return childMain(o.child, {
       lowbit: () => childLowbit(childArgs),
       "ort-web": () => childOrt("ort-web", childArgs),
@@ -507,56 +616,19 @@ async function main(): Promise<void> {
     });
   }
 
-  const models = selectModels(MODELS, o.models);
+  const models = selectModels(BART_MODELS, o.models);
+  const engines = (o.engines as string).split(",") as BartPlan["engines"];
+  if (engines.some((e) => !(ENGINES as readonly string[]).includes(e))) throw new Error(`--engines: expected some of ${ENGINES.join(",")}, found ${o.engines}`);
   const started = Date.now();
   const loadStart = loadavg();
-  if (!existsSync(join(o.checkpoint, "model.safetensors"))) {
-    console.error(`making ${o.checkpoint} (bart-base shape, random weights, std ${o.std})`);
-    makeRandomBart(o.checkpoint, { ...BART_BASE, std: o.std });
-  }
-  const checkpointConfig = JSON.parse(readFileSync(join(o.checkpoint, "config.json"), "utf8")) as { init_std?: number };
-  mkdirSync(o.folders, { recursive: true });
-  const folders = exportFolders(models, o.checkpoint, o.folders, o.reuseExports);
-  const exportedMs = Date.now() - started;
-
-  const common = ["--runs", String(o.runs), "--decode-budget-s", String(o.decodeBudgetS)];
-  const rows: Row[] = [];
-  const probes: Record<string, ProbeResult[]> = {};
-  const dumpOf = (spec: ModelSpec, engine: string, threads: string) => join(o.folders, `${spec.key}.${engine}-${threads}.encoder.f32`);
-  const run = (spec: ModelSpec, engine: ChildResult["engine"], encLevel: string, decLevel: string, threads: string): void => {
-    const t0 = Date.now();
-    const base = { model: spec.key, label: spec.label, engine, threads, enc_level: encLevel, dec_level: decLevel };
-    try {
-      const dump = dumpOf(spec, engine, threads);
-      rmSync(dump, { force: true });
-      const r = runChild<ChildResult>(SELF, ["--child", engine, "--folder", folders[spec.key].path, "--dump", dump, "--enc-level", encLevel, "--dec-level", decLevel, "--threads", threads, ...common]);
-      const encoderVsLowbit = engine === "lowbit" ? undefined : compareEncoders(dumpOf(spec, "lowbit", "1"), dump);
-      rows.push({ ...r, ...base, encoder_vs_lowbit: encoderVsLowbit, wall_ms: Date.now() - t0 });
-      console.error(`${spec.key} ${engine} (${encLevel}/${decLevel}, ${threads} thread): encoder ${fmt(r.encoder.median_ms, 0)} ms, ` +
-        `greedy ${fmt(r.greedy.per_s)} tok/s (${r.greedy.steps} steps), beam-4 ${fmt(r.beam.per_s)} steps/s (${r.beam.steps} steps), ` +
-        `load ${fmt(r.load_ms, 0)} ms, peak RSS ${mib(r.peak_rss_bytes)} MiB  [${((Date.now() - t0) / 1e3).toFixed(0)} s]`);
-    } catch (err) {
-      rows.push({ ...base, wall_ms: Date.now() - t0, error: String((err as Error).message).split("\n")[0] });
-      console.error(`${spec.key} ${engine}: FAILED ${(err as Error).message}`);
-    }
-  };
-
-  for (const spec of models) {
-    run(spec, "lowbit", "-", "-", "1");
-    const probe = runChild<ProbeResult[]>(SELF, ["--child", "ort-web-probe", "--folder", folders[spec.key].path, ...common]);
-    probes[spec.key] = probe;
-    const bestEnc = probe.reduce((x, y) => (y.encoder_ms < x.encoder_ms ? y : x)).level;
-    const bestDec = probe.reduce((x, y) => (y.median_step_ms < x.median_step_ms ? y : x)).level;
-    console.error(`${spec.key} ort-web levels: ${probe.map((p) => `${p.level} encoder ${fmt(p.encoder_ms, 0)} ms, step ${fmt(p.median_step_ms, 0)} ms`).join("; ")} → ${bestEnc}/${bestDec}`);
-    run(spec, "ort-web", bestEnc, bestDec, "1");
-    run(spec, "ort-node", "all", "all", "1");
-    if (o.ortNodeDefault) run(spec, "ort-node", "all", "all", "default");
-  }
-  const totalMs = Date.now() - started;
+  const { folders, rows, probes, checkpointConfig, exportedMs, totalMs } = await measureBart({
+    models, engines, threads, runs: o.runs, decodeBudgetS: o.decodeBudgetS, encoderBudgetS: o.encoderBudgetS,
+    checkpoint: o.checkpoint, std: o.std, folders: o.folders, reuseExports: o.reuseExports,
+  });
 
   // ── summary ────────────────────────────────────────────────────────────────────────────────────────────
-  const find = (model: string, engine: string, threads = "1") => rows.find((r) => r.model === model && r.engine === engine && r.threads === threads && r.error === undefined);
-  const keyOf = (bits: number) => MODELS.find((s) => s.bits === bits)!.key;
+  const find = (model: string, engine: string, threads = 1) => rows.find((r) => r.model === model && r.engine === engine && r.threads_requested === threads && r.error === undefined);
+  const keyOf = (bits: number) => BART_MODELS.find((s) => s.bits === bits)!.key;
   const ours = (bits: number) => find(keyOf(bits), "lowbit");
   const web = (bits: number) => find(keyOf(bits), "ort-web");
   const ratio = (x: number | undefined, y: number | undefined) => (x === undefined || y === undefined ? undefined : x / y);
@@ -581,7 +653,8 @@ async function main(): Promise<void> {
     weights_ratio: present.map((bits) => ({ bits, weights_ratio: folders[keyOf(bits)].report?.weights_ratio, goal: bits === 2 ? 13.4 : undefined })),
   };
   const machine = machineInfo(loadStart);
-  const command = `npx tsx bench/bart.ts --runs ${o.runs} --decode-budget-s ${o.decodeBudgetS}${o.models === undefined ? "" : ` --models ${o.models}`}${o.ortNodeDefault ? "" : " --no-ort-node-default"}`;
+  const command = `npx tsx bench/bart.ts --runs ${o.runs} --decode-budget-s ${o.decodeBudgetS}${o.encoderBudgetS === ENCODER_BUDGET_S ? "" : ` --encoder-budget-s ${o.encoderBudgetS}`}` +
+    ` --threads ${threads.join(",")} --engines ${engines.join(",")}${o.models === undefined ? "" : ` --models ${o.models}`}`;
   const webWasm = rows.find((r) => r.ort_web_wasm !== undefined)?.ort_web_wasm;
   const versions = {
     lowbit: (JSON.parse(readFileSync(join(HERE, "..", "package.json"), "utf8")) as { version: string }).version,
@@ -589,11 +662,11 @@ async function main(): Promise<void> {
     ort_node: rows.find((r) => r.engine === "ort-node" && r.versions !== undefined)?.versions,
   };
   const results = {
-    benchmark: "BART-base-shaped folders (random weights): encoder, greedy and beam-4 decoding; lowbit WASM runtime vs onnxruntime-web (WASM, 1 thread) vs onnxruntime-node",
+    benchmark: `BART-base-shaped folders (random weights): encoder, greedy and beam-4 decoding; lowbit WASM runtime vs onnxruntime-web (WASM) vs onnxruntime-node, each at ${threads.join(" and ")} thread${threads.length === 1 && threads[0] === 1 ? "" : "s"}`,
     date: new Date(started).toISOString(), command, machine, versions,
     settings: {
       runs: o.runs, encoder_tokens: ENCODER_TOKENS, new_tokens: NEW_TOKENS, min_steps: MIN_STEPS, num_beams: NUM_BEAMS, decode_budget_s: o.decodeBudgetS,
-      encoder_budget_s: ENCODER_BUDGET_S, probe_tokens: PROBE_TOKENS, probe_steps: PROBE_STEPS, checkpoint: o.checkpoint, weight_std: checkpointConfig.init_std,
+      threads, engines, encoder_budget_s: o.encoderBudgetS, probe_tokens: PROBE_TOKENS, probe_steps: PROBE_STEPS, checkpoint: o.checkpoint, weight_std: checkpointConfig.init_std,
       shape: { layers: `${BART_BASE.layers} + ${BART_BASE.layers}`, d_model: BART_BASE.dModel, heads: BART_BASE.heads, ffn: BART_BASE.ffn, vocab: BART_BASE.vocab, positions: BART_BASE.positions, activation: "gelu (erf)" },
       quantization: "RTN, module-wise scales, MSE-optimal clip; embedding bits = weight bits; int8 activations for quantized files; dq format",
       macs: m,
@@ -601,20 +674,20 @@ async function main(): Promise<void> {
     folders, ort_web_wasm: webWasm, ort_web_level_probes: probes, rows, goals,
     timing: { export_ms: exportedMs, total_ms: totalMs },
   };
-  mkdirSync(join(HERE, "results"), { recursive: true });
-  writeFileSync(join(HERE, "results", "bart.json"), `${JSON.stringify(results, null, 2)}\n`);
+  mkdirSync(o.results, { recursive: true });
+  writeFileSync(join(o.results, "bart.json"), `${JSON.stringify(results, null, 2)}\n`);
 
   // ── markdown ───────────────────────────────────────────────────────────────────────────────────────────
   const stepsNote = (d: DecodeTimings | undefined) => (d === undefined ? "—" : `${d.steps}${d.capped ? "*" : ""}`);
   const tableRows = rows.map((r) => {
     const l = r.lowbit;
-    const reference = ours(MODELS.find((s) => s.key === r.model)!.bits);
+    const reference = ours(BART_MODELS.find((s) => s.key === r.model)!.bits);
     const level = r.enc_level === r.dec_level ? r.enc_level : `${r.enc_level} / ${r.dec_level}`;
     return `| ${r.label} | ${engineName(r.engine)} | ${r.threads} | ${level} | ${fmt(r.load_ms, 0)} | ${fmt(r.encoder?.median_ms, 0)} | ${fmt(r.encoder?.cold_ms, 0)} | ` +
       `${fmt(r.greedy === undefined ? undefined : median(r.greedy.first_step_ms), 0)} | ${fmt(r.greedy?.per_s, 2)} | ${stepsNote(r.greedy)} | ${fmt(r.beam?.per_s, 2)} | ${stepsNote(r.beam)} | ` +
       `${mib(r.peak_rss_bytes)} | ${l === undefined ? "—" : `${mib(l.wasm_memory_bytes)} / (${mib(l.weight_bytes)} + ${mib(l.cache_bytes)}) = ${l.memory_ratio.toFixed(3)}`} | ` +
-      `${r.engine === "lowbit" ? "(reference)" : r.encoder_vs_lowbit === undefined ? "—" : `${r.encoder_vs_lowbit.max_abs_diff.toExponential(1)} (${fmt(100 * r.encoder_vs_lowbit.share_over_1e3, 0)}%)`} | ` +
-      `${r.engine === "lowbit" ? "(reference)" : agreement(reference?.greedy?.ids, r.greedy?.ids)} | ${r.engine === "lowbit" ? "(reference)" : agreement(reference?.beam?.warmup_ids, r.beam?.warmup_ids)} |` +
+      `${r === reference ? "(reference)" : r.encoder_vs_lowbit === undefined ? "—" : `${r.encoder_vs_lowbit.max_abs_diff.toExponential(1)} (${fmt(100 * r.encoder_vs_lowbit.share_over_1e3, 0)}%)`} | ` +
+      `${r === reference ? "(reference)" : agreement(reference?.greedy?.ids, r.greedy?.ids)} | ${r === reference ? "(reference)" : agreement(reference?.beam?.warmup_ids, r.beam?.warmup_ids)} |` +
       `${r.error === undefined ? "" : ` FAILED: ${r.error}`}`;
   });
   const met = (x: number | undefined, goal: number, atMost = false) => (x === undefined ? "not measured" : (atMost ? x <= goal : x >= goal) ? "met" : "**NOT met**");
@@ -648,9 +721,9 @@ async function main(): Promise<void> {
   });
   const overheadLines = rows.filter((r) => r.error === undefined && r.beam !== undefined && r.greedy !== undefined).map((r) => {
     const share = (d: DecodeTimings) => 1 - median(d.model_ms) / median(d.after_first_ms);
-    return `${r.label} ${r.engine}${r.threads === "default" ? " (default threads)" : ""} ${fmt(100 * share(r.greedy!), 0)}% / ${fmt(100 * share(r.beam!), 0)}%`;
+    return `${r.label} ${r.engine} (${r.threads} thread${r.threads === "1" ? "" : "s"}) ${fmt(100 * share(r.greedy!), 0)}% / ${fmt(100 * share(r.beam!), 0)}%`;
   }).join("; ");
-  const probeLines = models.map((s) => {
+  const probeLines = models.filter((s) => probes[s.key] !== undefined).map((s) => {
     const p = probes[s.key];
     const r = find(s.key, "ort-web");
     return `${s.label}: ${p.map((x) => `${x.level} ${fmt(x.encoder_ms, 0)}/${fmt(x.median_step_ms, 0)}`).join(", ")} → **${r?.enc_level ?? "?"} / ${r?.dec_level ?? "?"}**`;
@@ -677,7 +750,7 @@ async function main(): Promise<void> {
     "",
     "## Engines",
     "",
-    `Each row is one child process. Encoder: ${ENCODER_TOKENS}-token input (<s>, seeded ids, </s>), median of warm runs (up to ${o.runs}, fewer where one takes over ${ENCODER_BUDGET_S / o.runs} s); cold is the first after loading. ` +
+    `Each row is one child process. Encoder: ${ENCODER_TOKENS}-token input (<s>, seeded ids, </s>), median of warm runs (up to ${o.runs}, fewer where they would take over ${o.encoderBudgetS} s); cold is the first after loading. ` +
       `lowbit's encoder also projects the cross-attention K/V of all ${BART_BASE.layers} decoder layers (${(m.crossKv / 1e9).toFixed(2)} GMAC of its ${encoderGmac.toFixed(1)}); onnxruntime does that in the decoder's first step, ` +
       `which is timed apart ("1st step"). Greedy tok/s and beam-4 steps/s: steps 2..N of a decode with EOS banned (max_new_tokens N, min_length N + 1, ` +
       `generation_config.json's other defaults: no_repeat_ngram_size 3, forced BOS/EOS), wall time with the search's own work, median of ${o.runs} runs; ` +
@@ -712,10 +785,11 @@ async function main(): Promise<void> {
     "",
     "## Notes",
     "",
-    `- onnxruntime-web runs in Node from its \`ort.node.min.mjs\` entry; it loaded \`${webWasm ?? "?"}\` (seen by watching WebAssembly.instantiate), env.wasm.numThreads = 1.`,
+    `- onnxruntime-web runs in Node from its \`ort.node.min.mjs\` entry; it loaded \`${webWasm ?? "?"}\` (seen by watching WebAssembly.instantiate), env.wasm.numThreads = the row's threads.`,
     `- onnxruntime-web's optimization levels were probed per folder (load, ${PROBE_TOKENS}-token encode, ${PROBE_STEPS} greedy steps after the first), encoder and decoder ` +
-      `sessions picked apart (fastest encode / fastest step), ms encoder/step: ${probeLines}. onnxruntime-node runs at "all" (its default).`,
-    capped.length === 0 ? "- No decode run was capped." : `- Capped decode runs (*): ${capped.map((r) => `${r.label} ${r.engine}${r.threads === "default" ? " (default threads)" : ""} ` +
+      `sessions picked apart (fastest encode / fastest step), at 1 thread, their levels serving every thread count; ms encoder/step: ${probeLines || "not run (no onnxruntime-web rows)"}. ` +
+      "onnxruntime-node runs at \"all\" (its default), intra-op threads = the row's threads.",
+    capped.length === 0 ? "- No decode run was capped." : `- Capped decode runs (*): ${capped.map((r) => `${r.label} ${r.engine} (${r.threads} thread${r.threads === "1" ? "" : "s"}) ` +
       [r.greedy?.capped ? `greedy ${r.greedy.steps}` : "", r.beam?.capped ? `beam ${r.beam.steps}` : ""].filter((x) => x !== "").join(", ")).join("; ")}. ` +
       "A capped run attends over a shorter decoder cache (at most 32 rows either way: a small share of a step, next to the 512-row cross-attention).",
     "- onnxruntime is driven as transformers.js drives the merged decoder (bench/ort_bart.ts): after the first step only logits and present.*.decoder.* are fetched, " +
@@ -730,8 +804,9 @@ async function main(): Promise<void> {
     "- The machine is shared and noisy; per-run numbers are in bart.json.",
     "",
   ].join("\n");
-  writeFileSync(join(HERE, "results", "bart.md"), md);
+  writeFileSync(join(o.results, "bart.md"), md);
   console.log(md);
 }
 
-await main();
+// A script when run, a library when imported (bench/generate.ts): children re-run this file as the script.
+if (resolve(process.argv[1] ?? "") === SELF) await main();

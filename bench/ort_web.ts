@@ -1,12 +1,17 @@
-// onnxruntime-web's WASM backend in Node for the benchmarks, on one thread, imported with
-// WebAssembly.instantiate watched so a result can name the .wasm build it really loaded (onnxruntime-web
-// picks one of several at run time).
+// onnxruntime for the benchmarks' child processes: onnxruntime-web's WASM backend in Node (imported with
+// WebAssembly.instantiate watched, so a result can name the .wasm build it really loaded: onnxruntime-web
+// picks one of several at run time) or onnxruntime-node, at a given thread count.
+//
+// Threads: onnxruntime-web in Node runs threaded (env.wasm.numThreads > 1 starts Emscripten pthreads on
+// worker_threads; Node 20 has SharedArrayBuffer without cross-origin isolation). Where a host cannot,
+// onnxruntime-web warns and sets numThreads back to 1 when the first session is created, so the thread
+// count a row reports is read back after loading (threadsInUse), not the one asked for.
 
 import { readdirSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 
-export async function importOrtWeb(): Promise<{ ort: typeof import("onnxruntime-web"); wasmFile: () => string }> {
+export async function importOrtWeb(numThreads = 1): Promise<{ ort: typeof import("onnxruntime-web"); wasmFile: () => string }> {
   const sizes: number[] = [];
   const original = WebAssembly.instantiate;
   const watched = (source: BufferSource | WebAssembly.Module, imports?: WebAssembly.Imports): Promise<unknown> => {
@@ -15,7 +20,7 @@ export async function importOrtWeb(): Promise<{ ort: typeof import("onnxruntime-
   };
   (WebAssembly as { instantiate: unknown }).instantiate = watched;
   const ort = await import("onnxruntime-web");
-  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.numThreads = numThreads;
   ort.env.logLevel = "error";
   const dist = dirname(createRequire(import.meta.url).resolve("onnxruntime-web"));
   const wasmFile = () => {
@@ -27,21 +32,27 @@ export async function importOrtWeb(): Promise<{ ort: typeof import("onnxruntime-
 }
 
 /**
- * onnxruntime for a benchmark child: onnxruntime-web (WASM, as above) or onnxruntime-node (CPU, `threads`
- * intra-op threads, or its default threading for "default"), its versions, and the session options to start from.
+ * onnxruntime for a benchmark child: onnxruntime-web (WASM, `threads` as env.wasm.numThreads) or
+ * onnxruntime-node (CPU, `threads` intra-op threads), its versions, the session options to start from, and
+ * the threads it really runs on (call after the first session is created).
  */
-export async function ortRuntime(kind: "ort-web" | "ort-node", threads: string): Promise<{
+export async function ortRuntime(kind: "ort-web" | "ort-node", threads: number): Promise<{
   ort: Pick<typeof import("onnxruntime-web"), "InferenceSession" | "Tensor">;
   versions: Record<string, string>;
   wasmFile?: () => string;
+  threadsInUse: () => number;
   options: import("onnxruntime-web").InferenceSession.SessionOptions;
 }> {
+  if (!(Number.isInteger(threads) && threads >= 1)) throw new Error(`threads: expected an integer >= 1, found ${threads}`);
   if (kind === "ort-web") {
-    const web = await importOrtWeb();
-    return { ort: web.ort, wasmFile: web.wasmFile, versions: { ...web.ort.env.versions, nodejs: process.version }, options: { executionProviders: ["wasm"], logSeverityLevel: 3 } };
+    const web = await importOrtWeb(threads);
+    return {
+      ort: web.ort, wasmFile: web.wasmFile, versions: { ...web.ort.env.versions, nodejs: process.version },
+      threadsInUse: () => web.ort.env.wasm.numThreads ?? 1, options: { executionProviders: ["wasm"], logSeverityLevel: 3 },
+    };
   }
   const native = await import("onnxruntime-node");
-  const options: import("onnxruntime-web").InferenceSession.SessionOptions = { executionProviders: ["cpu"], logSeverityLevel: 3 };
-  if (threads !== "default") options.intraOpNumThreads = Number(threads);
-  return { ort: native, versions: { ...native.env.versions, nodejs: process.version }, options };
+  // Inter-op threads stay at their default: these graphs run sequentially (executionMode "sequential").
+  const options: import("onnxruntime-web").InferenceSession.SessionOptions = { executionProviders: ["cpu"], logSeverityLevel: 3, intraOpNumThreads: threads };
+  return { ort: native, versions: { ...native.env.versions, nodejs: process.version }, threadsInUse: () => threads, options };
 }
