@@ -23,7 +23,7 @@
 //
 // Letters: T tokens, K inputs, N outputs, P pairs, G inputs per scale group.
 
-import { scaleAt, rowScaleAt, unpackCode } from "./packed";
+import { scaleAt, rowScaleAt, unpackCode, zipHigh, zipLow } from "./packed";
 
 const BLOCK = 64;
 /** Pairs an i16 lane can take before it is widened: 128 · 254 ≤ 32,767. */
@@ -193,18 +193,6 @@ function transpose16(t: usize): void {
     v128.store(t, zipLow(r6, r14), 192); v128.store(t, zipHigh(r6, r14), 208);
     v128.store(t, zipLow(r7, r15), 224); v128.store(t, zipHigh(r7, r15), 240);
   }
-}
-
-// @ts-ignore: decorator
-@inline
-function zipLow(a: v128, b: v128): v128 {
-  return i8x16.shuffle(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-}
-
-// @ts-ignore: decorator
-@inline
-function zipHigh(a: v128, b: v128): v128 {
-  return i8x16.shuffle(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
 }
 
 /** Code of input k for output n in the repacked layout (the embedding's row lookup reads it this way). */

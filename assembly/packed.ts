@@ -52,3 +52,17 @@ export function field2(v: v128, f: i32): v128 {
 export function field4(v: v128, f: i32): v128 {
   return i8x16.swizzle(SIGN4, v128.and(i16x8.shr_u(v, 4 * f), i8x16.splat(15)));
 }
+
+/** Bytes 0..7 of a and b interleaved (a0 b0 a1 b1 …): how the repacked layouts (lut.ts, pairs.ts) pair codes. */
+// @ts-ignore: decorator
+@inline
+export function zipLow(a: v128, b: v128): v128 {
+  return i8x16.shuffle(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+}
+
+/** Bytes 8..15 of a and b interleaved (a8 b8 a9 b9 …). */
+// @ts-ignore: decorator
+@inline
+export function zipHigh(a: v128, b: v128): v128 {
+  return i8x16.shuffle(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+}

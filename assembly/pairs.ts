@@ -21,7 +21,7 @@
 //
 // Letters: T tokens, K inputs, N outputs, P pairs, G inputs per scale group.
 
-import { scaleAt, unpackCode } from "./packed";
+import { scaleAt, unpackCode, zipHigh, zipLow } from "./packed";
 
 const BLOCK = 16;
 
@@ -88,18 +88,6 @@ export function repackPairs(src: usize, K: i32, N: i32, bits: i32, dst: usize): 
 function nibblesToBytes(v: v128): v128 {
   const mask = i8x16.splat(0x0f);
   return zipLow(v128.and(v, mask), v128.and(i16x8.shr_u(v, 4), mask));
-}
-
-// @ts-ignore: decorator
-@inline
-function zipLow(a: v128, b: v128): v128 {
-  return i8x16.shuffle(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-}
-
-// @ts-ignore: decorator
-@inline
-function zipHigh(a: v128, b: v128): v128 {
-  return i8x16.shuffle(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
 }
 
 // ─── the product ────────────────────────────────────────────────────────────────────────────────
