@@ -1,14 +1,15 @@
 // lowbit's runtime, the public API: load a model (a GPT-2 .onnx file, or a Hugging Face folder of either
 // family: path, URL, or bytes) onto the WASM kernels and generate text as an async stream of tokens; BART
 // models also summarize (src/runtime/seq2seq.ts). An ES module with no Node built-ins at the top level: the
-// same file runs in Node and in browsers (Node-only reads are dynamic imports).
+// same file runs in Node and in browsers, bundled or not (Node-only reads import Node's modules at run time:
+// node_builtins.ts), and carries its WASM kernels inside (kernels.ts, embeddedKernels).
 
 import { LowbitError } from "../errors.js";
 import type { Gpt2Config } from "../format/gpt2_config.js";
 import type { FileQuantization } from "../format/quantization.js";
 import { Gpt2Executor } from "./gpt2.js";
 import { checkContextLength } from "./perplexity.js";
-import { compileKernels, instantiateKernels, kernelFileName, preferredVariant, type KernelVariant, type Kernels } from "./kernels.js";
+import { compileKernels, embeddedKernels, instantiateKernels, preferredVariant, type KernelVariant, type Kernels } from "./kernels.js";
 import { applyRepetitionPenalty, sampleFrom } from "./logits_processors.js";
 import { argmax, isSampling, Prng, validateSampling, warpersOf, type SamplingOptions } from "./sampling.js";
 import { Gpt2Tokenizer, TextStreamDecoder } from "./tokenizer.js";
@@ -24,7 +25,10 @@ export type { BartModel, Seq2SeqOptions, Seq2SeqStats, Summary } from "./seq2seq
 export type { ModelSource, FolderFiles } from "./sources.js";
 
 export interface LoadOptions {
-  /** The kernels' .wasm (bytes, compiled module, path or URL); by default build/lowbit.{simd|scalar}.wasm. */
+  /**
+   * The kernels' .wasm (bytes, compiled module, path or URL); by default the package's own copy of
+   * build/lowbit.{simd|scalar}.wasm, built into its JavaScript (nothing to serve or copy, bundled or not).
+   */
   kernels?: BufferSource | WebAssembly.Module | string | URL;
   /** Which build to use; by default SIMD128 where the engine has it. */
   variant?: KernelVariant;
@@ -54,8 +58,8 @@ export interface LoadOptions {
    */
   threads?: number;
   /**
-   * The threads build's .wasm (bytes, compiled module, path or URL); by default build/lowbit.simd-threads.wasm
-   * when `kernels` is not given. With `kernels` given and this not, the model runs on one thread.
+   * The threads build's .wasm (bytes, compiled module, path or URL); by default the package's own copy of
+   * build/lowbit.simd-threads.wasm when `kernels` is not given. With `kernels` given and this not, the model runs on one thread.
    */
   threadKernels?: BufferSource | WebAssembly.Module | string | URL;
 }
@@ -118,8 +122,10 @@ const now = () => (typeof performance !== "undefined" ? performance.now() : Date
 export async function loadKernels(options: LoadOptions = {}): Promise<Kernels> {
   const variant = options.variant ?? preferredVariant();
   const threads = await chooseThreads(options, variant);
-  let wasm = (threads > 1 ? options.threadKernels : options.kernels) ?? new URL(`../../build/${kernelFileName(variant, threads > 1)}`, import.meta.url);
-  if (typeof wasm === "string" || wasm instanceof URL) wasm = await readSource(wasm, "WASM kernels (run `npm run build`)");
+  // Without the option, the package's own copy of the build (embeddedKernels: inlined, so that bundles keep
+  // it); a path or URL is read as any model file is.
+  let wasm = (threads > 1 ? options.threadKernels : options.kernels) ?? await embeddedKernels(variant, threads > 1);
+  if (typeof wasm === "string" || wasm instanceof URL) wasm = await readSource(wasm, "WASM kernels");
   // Compiled once per process (by content); each model gets its own instance and memory.
   if (!(wasm instanceof WebAssembly.Module)) wasm = await compileKernels(wasm);
   const kernels = threads > 1

@@ -1,6 +1,9 @@
 // Instantiates lowbit's WebAssembly kernels (assembly/, built by `npm run build`) from bytes the host
-// supplies, and picks the SIMD128 build where the engine validates it. No Node built-ins: the same code
-// runs in browsers. Pointers are byte offsets into `memory`; sizes are element counts.
+// supplies or from the copies built into the package (embeddedKernels), and picks the SIMD128 build where
+// the engine validates it. No Node built-ins: the same code runs in browsers. Pointers are byte offsets into
+// `memory`; sizes are element counts.
+
+import { LowbitError } from "../errors.js";
 
 /** The smallest module that uses SIMD128: () -> v128 { i8x16.splat(i32.const 0) }. */
 const SIMD_PROBE = Uint8Array.of(0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7b, 3, 2, 1, 0, 10, 8, 1, 6, 0, 0x41, 0, 0xfd, 0x0f, 0x0b);
@@ -21,6 +24,62 @@ export function preferredVariant(): KernelVariant {
  */
 export function kernelFileName(variant: KernelVariant, threaded = false): string {
   return threaded ? `lowbit.${variant}-threads.wasm` : `lowbit.${variant}.wasm`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Kernels built into the package
+//
+// scripts/embed_wasm.ts writes each build under build/ as a module of base64 text,
+// src/runtime/embedded_kernels/<module>.ts (generated, git-ignored; tsc compiles it into dist/). A module
+// rather than a .wasm file beside this one: nothing is resolved at run time, so an installed package and
+// any bundle of it (esbuild, Vite, webpack) have their kernels without an asset to copy or a URL relative
+// to import.meta.url, which bundling breaks. Each build is its own literal import(): bundlers follow those
+// (Vite and esbuild's splitting make each a chunk), and a host decodes only the build it runs.
+
+/** The generated modules, by build: scripts/embed_wasm.ts writes one per row. */
+export const EMBEDDED_KERNEL_MODULES = [
+  { module: "simd", variant: "simd", threaded: false },
+  { module: "scalar", variant: "scalar", threaded: false },
+  { module: "simd_threads", variant: "simd", threaded: true },
+] as const satisfies readonly { module: string; variant: KernelVariant; threaded: boolean }[];
+
+/** A generated module's exports (scripts/embed_wasm.ts). */
+interface EmbeddedKernelModule {
+  WASM_BASE64: string;
+  WASM_SHA256: string;
+}
+
+/**
+ * The package's own copy of a build (`threaded`: the threads build, SIMD only), as bytes. Fails with one
+ * line naming the fix where the generated module is missing (tsc ran without scripts/embed_wasm.ts).
+ */
+export async function embeddedKernels(variant: KernelVariant, threaded = false): Promise<Uint8Array> {
+  if (threaded && variant !== "simd") throw new Error(`lowbit kernels: there is no threads build of the ${variant} kernels`);
+  const module = threaded ? "simd_threads" : variant;
+  let embedded: EmbeddedKernelModule;
+  try {
+    // Literal specifiers, one per build, for the bundlers' sake (see above): not a template.
+    embedded = threaded ? await import("./embedded_kernels/simd_threads.js")
+      : variant === "simd" ? await import("./embedded_kernels/simd.js")
+      : await import("./embedded_kernels/scalar.js");
+  } catch (err) {
+    throw new LowbitError("the built-in WASM kernels are missing", {
+      file: `lowbit's runtime/embedded_kernels/${module}.js`, found: (err as Error).message ?? String(err),
+      hint: "`npm run build` writes it (scripts/embed_wasm.ts); or pass the kernels option",
+    });
+  }
+  return base64Bytes(embedded.WASM_BASE64);
+}
+
+/**
+ * Base64 to bytes through atob, which Node (16+) and browsers both have; Node's Buffer is not in browsers,
+ * and Uint8Array.fromBase64 is not in Node 20. A loop over ~32 KB of text, once per load.
+ */
+function base64Bytes(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
 }
 
 type Ptr = number;

@@ -2,7 +2,7 @@
 // Hugging Face folder (src/format/hf_layout.ts; a directory path, a URL ending in "/", or its files as bytes),
 // which holds GPT-2's onnx/model*.onnx or BART's encoder and merged decoder. Every file is parsed and checked by
 // src/format/ before use; the two BART files must come from one export. No Node built-ins at the top level:
-// the same code runs in browsers (Node-only reads are dynamic imports).
+// the same code runs in browsers (Node-only reads import Node's modules at run time: node_builtins.ts).
 
 import { LowbitError } from "../errors.js";
 import { parseHfBartConfig } from "../format/bart_config.js";
@@ -11,6 +11,7 @@ import { parseHfGpt2Config } from "../format/gpt2_config.js";
 import { checkDtype, dtypeForBits, onnxFiles, parseFolderConfig, type Dtype } from "../format/hf_layout.js";
 import { META, parseModelFile, verifyChecksum, type ChecksumPrefix, type LowbitModelFile, type Sha256 } from "../format/lowbit_onnx.js";
 import { parseJson } from "../format/schema.js";
+import { importNode, isNode } from "./node_builtins.js";
 
 /** A folder's files as bytes, by path relative to the folder ("config.json", "onnx/encoder_model_q2.onnx", …). */
 export interface FolderFiles {
@@ -30,15 +31,13 @@ export type ModelFiles =
   | { modelType: "gpt2"; model: LowbitModelFile }
   | { modelType: "bart"; encoder: LowbitModelFile; decoder: LowbitModelFile; generation?: GenerationDefaults };
 
-const isNode = typeof process !== "undefined" && process.versions?.node !== undefined;
-
 /** A folder (or single file) to read from: returns a file's bytes, or undefined where it does not exist. */
 type Reader = (relative: string) => Promise<Uint8Array | undefined>;
 
 /** Node's incremental SHA-256, where there is Node: it hashes a buffer where it lies (see ChecksumOptions). */
 async function nodeSha256(): Promise<(() => Sha256) | undefined> {
   if (!isNode) return undefined;
-  const { createHash } = await import("node:crypto");
+  const { createHash } = await importNode("crypto");
   return () => createHash("sha256");
 }
 
@@ -63,7 +62,7 @@ const UNHASHED_TAIL = 64 << 10;
  * the read, so that verifying the checksum costs little more than the read (checksumPrefixes).
  */
 async function readPath(path: string | URL, what: string, optional: boolean, sha256?: () => Sha256): Promise<Uint8Array | undefined> {
-  const fs = await import("node:fs/promises");
+  const fs = await importNode("fs/promises");
   let handle: Awaited<ReturnType<typeof fs.open>> | undefined;
   try {
     handle = await fs.open(path, "r");
@@ -117,7 +116,7 @@ export async function readSource(src: string | URL, what: string, sha256?: () =>
 
 async function isDirectory(path: string | URL): Promise<boolean> {
   if (!isNode) return false;
-  const fs = await import("node:fs/promises");
+  const fs = await importNode("fs/promises");
   try {
     return (await fs.stat(path)).isDirectory();
   } catch {
@@ -136,8 +135,8 @@ async function folderReader(source: ModelSource, sha256?: () => Sha256): Promise
   const url = source instanceof URL ? source : /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? new URL(text) : undefined;
   if (isNode && (url === undefined || url.protocol === "file:")) {
     if (!(await isDirectory(url ?? text))) return undefined;
-    const { join } = await import("node:path");
-    const { fileURLToPath } = await import("node:url");
+    const { join } = await importNode("path");
+    const { fileURLToPath } = await importNode("url");
     const dir = url === undefined ? text : fileURLToPath(url);
     return { reader: (rel) => readPath(join(dir, rel), rel, true, rel.endsWith(".onnx") ? sha256 : undefined), name: dir };
   }

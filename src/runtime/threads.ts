@@ -17,11 +17,12 @@
 // the spin has gone on a while, so that more threads than cores still make progress).
 //
 // No Node built-in at the top level (the runtime runs in browsers): node:worker_threads and node:os are
-// dynamic imports. The worker is a plain-JS string with no imports, so no bundler has to find a worker file:
+// imported at run time, in Node only (node_builtins.ts). The worker is a plain-JS string with no imports, so no bundler has to find a worker file:
 // `new Worker(code, { eval: true })` in Node, a Blob URL in browsers.
 
 import { LowbitError } from "../errors.js";
 import { instantiateKernels, KernelAbort, WASM_MEMORY_MAX_BYTES, type KernelRunner, type Kernels, type KernelVariant, type SharedKernel } from "./kernels.js";
+import { importNode, isNode } from "./node_builtins.js";
 
 /** The most threads the default picks (the core count, up to this). */
 export const MAX_DEFAULT_THREADS = 8;
@@ -45,8 +46,6 @@ const STALL_DECAY = 0.98;
 const SOLO_JOBS = 2000;
 /** How long loading waits for the workers to start before it gives up. */
 const START_TIMEOUT_MS = 60_000;
-
-const isNode = typeof process !== "undefined" && process.versions?.node !== undefined;
 
 // ---------------------------------------------------------------------------------------------------------
 // Control block: 1 KiB of the shared memory, allocated once by the loading thread. The job (written by the
@@ -188,7 +187,7 @@ function start({ module, memory, control, names }) {
 export async function defaultThreads(): Promise<number> {
   let cores = 1;
   if (isNode) {
-    const os = await import("node:os");
+    const os = await importNode("os");
     cores = typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
   } else {
     cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
@@ -469,7 +468,7 @@ async function startThread(init: { module: WebAssembly.Module; memory: WebAssemb
   let thread: Thread;
   let listen: (onMessage: (m: { ready?: true; error?: string }) => void, onError: (err: Error) => void) => void;
   if (url === undefined) {
-    const { Worker } = await import("node:worker_threads");
+    const { Worker } = await importNode("worker_threads");
     // No execArgv: the worker needs no loader, and a parent's --input-type=module would make its source ESM.
     const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], name: `lowbit kernels ${part}` });
     thread = { post: (m) => w.postMessage(m), terminate: () => void w.terminate(), unref: () => w.unref() };

@@ -24,7 +24,7 @@ import { ROOT } from "./fixtures.js";
 /** Debian's chromium package; playwright-core ships no browser of its own. */
 export const CHROMIUM = "/usr/bin/chromium";
 
-const CHROMIUM_ARGS = [
+export const CHROMIUM_ARGS = [
   "--no-sandbox", // the test runs as root in a container, where Chromium's sandbox cannot start
   "--disable-gpu",
   "--disable-quic",
