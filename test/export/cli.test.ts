@@ -88,7 +88,7 @@ describe("lowbit CLI", () => {
     for (const command of ["export", "quantize"]) {
       const gone = runCli([command, missing, "-o", join(dir, "out")]);
       assert.notEqual(gone.status, 0);
-      assert.equal(gone.stderr, `lowbit: error: ${missing}: no such directory; ${expectedDir}\n`, command);
+      assert.equal(gone.stderr, `lowbit: error: ${missing}: no such directory, and not a Hugging Face Hub id; ${expectedDir} or a Hub id such as gpt2 or facebook/bart-base[@revision]\n`, command);
       const notDir = runCli([command, file, "-o", join(dir, "out")]);
       assert.notEqual(notDir.status, 0);
       assert.equal(notDir.stderr, `lowbit: error: ${file}: not a directory; ${expectedDir}, found a file\n`, command);

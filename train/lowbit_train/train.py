@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from .config import load_config
 from .distill import ContrastiveDistillation, logit_distillation
+from .hub import resolve_checkpoint
 from .model import GPT2, GPT2Config, load_hf, quantize_model, save_hf, save_quantized
 from .quant import WeightQuantizer
 
@@ -56,8 +57,8 @@ class TrainConfig:
     method: str = "pretrain"  # one of METHODS
     data_dir: str = "data/corpus"  # train.bin / valid.bin / test.bin of uint16 token ids
     out_dir: str = "runs/teacher"  # checkpoints, metrics.json, the exported model
-    teacher: str = "models/teacher"  # HF checkpoint of the full-precision teacher (QAT only)
-    init_from: str = ""  # student start for QAT; "" = the teacher
+    teacher: str = "models/teacher"  # HF checkpoint of the full-precision teacher (QAT only): a directory or a Hub id
+    init_from: str = ""  # student start for QAT (a directory or a Hub id, "org/name[@revision]"); "" = the teacher
     # model shape, when pretraining from scratch
     n_layer: int = 6
     n_head: int = 6
@@ -266,10 +267,11 @@ def build_student(cfg: TrainConfig, device: str) -> tuple[GPT2Config, GPT2, Opti
                             n_head=cfg.n_head, resid_pdrop=cfg.dropout, embd_pdrop=cfg.dropout, attn_pdrop=cfg.dropout)
         torch.manual_seed(cfg.seed)
         return config, GPT2(config).to(device), None
-    config, student = load_hf(cfg.init_from or cfg.teacher)
+    start = resolve_checkpoint(cfg.init_from, "init_from") if cfg.init_from else resolve_checkpoint(cfg.teacher, "teacher")
+    config, student = load_hf(start)  # a directory, or a Hub id's snapshot in the Hugging Face cache (hub.py)
     teacher = None
     if kd or contrast:
-        _, teacher = load_hf(cfg.teacher)
+        _, teacher = load_hf(resolve_checkpoint(cfg.teacher, "teacher"))
         teacher.to(device).eval()
         for p in teacher.parameters():
             p.requires_grad_(False)
@@ -472,14 +474,23 @@ def run_command_line(config_cls, train_fn, argv: list[str]) -> None:
 
 
 def config_argv(argv: list[str]) -> tuple[Optional[str], list[str]]:
-    """(the --config file or None, the --key=value overrides) of a command line."""
+    """(the --config file or None, the --key=value overrides) of a command line. `--init X` / `--init=X` is an
+    alias of `--init_from=X` (a directory or a Hub id, as lowbit's CLI takes a checkpoint)."""
     path, rest, i = None, [], 0
     while i < len(argv):
-        if argv[i] == "--config":
-            path, i = argv[i + 1], i + 2
+        if argv[i] in ("--config", "--init"):
+            if i + 1 >= len(argv):
+                raise ValueError(f"{argv[i]} needs a value: {argv[i]} VALUE or {argv[i]}=VALUE")
+            if argv[i] == "--config":
+                path = argv[i + 1]
+            else:
+                rest.append(f"--init_from={argv[i + 1]}")
+            i += 2
             continue
         if argv[i].startswith("--config="):
             path = argv[i].split("=", 1)[1]
+        elif argv[i].startswith("--init="):
+            rest.append("--init_from=" + argv[i].split("=", 1)[1])
         else:
             rest.append(argv[i])
         i += 1

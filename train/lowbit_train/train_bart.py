@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from .bart import Bart, BartConfig, load_bart, write_generation_config
 from .distill import ContrastiveDistillation, logit_distillation
+from .hub import resolve_checkpoint
 from .model import quantize_model, save_hf, save_quantized
 from .seq2seq_data import IGNORE, NoiseConfig, PretrainDocs, collate, load_pairs, noise, step_rng
 from .train import (METHODS, BestEval, NonFiniteLoss, TimeBudget, _agree, _number, lr_at, make_optimizer, optimizer_step,
@@ -60,8 +61,9 @@ class BartTrainConfig:
     task_dir: str = "data/summarization/lead"  # {train,valid,test}.{source,target}.bin (finetune, QAT)
     tokenizer_dir: str = "data/summarization/tokenizer"  # vocab.json + merges.txt, copied beside every saved model
     out_dir: str = "runs/bart-teacher"
-    teacher: str = "runs/bart-finetune/model"  # the full-precision teacher (QAT)
-    init_from: str = ""  # finetune: the pretrained model (required); QAT: the student's start ("" = the teacher)
+    teacher: str = "runs/bart-finetune/model"  # the full-precision teacher (QAT): a directory or a Hub id
+    init_from: str = ""  # finetune: the pretrained model (required); QAT: the student's start ("" = the teacher);
+    # both a directory or a Hub id "org/name[@revision]" (hub.py); --init is an alias of --init_from
     # model shape, when pretraining from scratch
     vocab_size: int = 50261
     d_model: int = 384
@@ -170,14 +172,15 @@ def build_models(cfg: BartTrainConfig, device: str):
         return config, Bart(config).to(device), None
     if cfg.method == "finetune" and not cfg.init_from:
         raise ValueError("finetune needs init_from: the pretrained model's directory")
-    config, student = load_bart(cfg.init_from or cfg.teacher)
+    start = resolve_checkpoint(cfg.init_from, "init_from") if cfg.init_from else resolve_checkpoint(cfg.teacher, "teacher")
+    config, student = load_bart(start)  # a directory, or a Hub id's snapshot in the Hugging Face cache (hub.py)
     student.config.dropout = cfg.dropout
     for m in student.modules():  # dropout is the run's choice, not the checkpoint's
         if isinstance(m, torch.nn.Dropout):
             m.p = cfg.dropout
     teacher = None
     if kd or contrast:
-        _, teacher = load_bart(cfg.teacher)
+        _, teacher = load_bart(resolve_checkpoint(cfg.teacher, "teacher"))
         teacher.to(device).eval()
         for p in teacher.parameters():
             p.requires_grad_(False)
