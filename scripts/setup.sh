@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-step set-up on a fresh Debian machine: the system packages the tests need, then the npm packages
-# (which also builds dist/ through `prepare`). Used by the README and by .ci/run.
+# (which also builds dist/ through `prepare`). Idempotent and quick when all is there: ./run.sh and ./test.sh
+# call it every time, and .ci/run through ./test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,4 +27,24 @@ fi
 # registry, and the CPU binaries ship in the package; esbuild's and protobufjs' only check what is already
 # there. An npm without allowScripts runs them all, so the variable still skips that download there.
 export ONNXRUNTIME_NODE_INSTALL=skip
-npm ci --no-audit --no-fund
+
+# npm packages: a clean `npm ci` only when node_modules does not match package-lock.json (a stamp holds the
+# lock file's hash), so that ./run.sh and ./test.sh start at once on a machine that is already set up.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+stamp=node_modules/.lowbit-setup-stamp
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
+  echo "setup: installing npm packages (npm ci; it also builds dist/ and the WASM kernels)" >&2
+  npm ci --no-audit --no-fund
+  echo "$lock_hash" > "$stamp"
+  touch dist/.lowbit-build-stamp
+  exit 0
+fi
+
+# The build (WASM kernels, their embedded copies, dist/, the demo page): again only when a source is newer
+# than the last build.
+built=dist/.lowbit-build-stamp
+if [ ! -f "$built" ] || [ -n "$(find assembly src scripts/embed_wasm.ts scripts/build_demo.ts asconfig.json tsconfig.json package.json -newer "$built" -print -quit 2>/dev/null)" ]; then
+  echo "setup: building (npm run build)" >&2
+  npm run build --silent
+  touch "$built"
+fi

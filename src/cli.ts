@@ -1,14 +1,17 @@
 // The `lowbit` command line: a thin argv layer over the library, with no logic of its own.
 //
-//   lowbit export <checkpoint-dir> -o model.onnx|<folder>/ [--bits 2|4|8|32] [--embedding-bits N] [--activation-bits 8|32]
-//                 [--granularity module|group] [--group-size G] [--clip maxabs|mse] [--format dq|nbits] [--report r.json]
-//   lowbit quantize <checkpoint-dir> -o <quantized-dir> [same quantization options, --bits 2|4|8]
+//   lowbit export <checkpoint> -o model.onnx|<folder>/ [--bits 2|4|8|32] [--embedding-bits N] [--activation-bits 8|32]
+//                 [--granularity module|group] [--group-size G] [--clip maxabs|mse] [--format dq|nbits] [--report r.json] [--revision R]
+//   lowbit quantize <checkpoint> -o <quantized-dir> [same quantization options, --bits 2|4|8] [--revision R]
+//   lowbit download <repo-id> [--revision R]          (prints the snapshot directory in the Hugging Face cache)
+//   (<checkpoint>: a directory, or a Hugging Face Hub id such as gpt2 or facebook/bart-base: src/hub/)
 //   lowbit inspect <file.onnx|folder|checkpoint-dir>
 //   lowbit generate --model m.onnx --prompt "..." [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--threads N] [--json]
 //   lowbit perplexity --model m.onnx --text FILE [--context N] [--stride S] [--threads N] [--json]
 //   lowbit summarize --model <bart-dir> (--text "…" | --input-file F | --input-ids 0,…,2) [--num-beams N] [--length-penalty X]
 //                    [--no-repeat-ngram-size N] [--min-length N] [--max-length N] [--max-new-tokens N] [--early-stopping] [--threads N] [--json]
 //   lowbit rouge --predictions P --references R [--json]
+//   lowbit serve [--model m.onnx|<folder> …] [--port 8080] [--host 127.0.0.1]   (the browser demo: src/demo/)
 //
 // Output goes through out(), which notices a closed pipe or a full disk (see "stdout" below).
 
@@ -29,6 +32,8 @@ import { perplexity } from "./runtime/perplexity.js";
 import { MAX_THREADS } from "./runtime/threads.js";
 import { readBytes } from "./format/node_io.js";
 import { corpusRouge, ROUGE_KEYS, splitExamples } from "./eval/rouge.js";
+import type { CheckpointSnapshot } from "./hub/download.js";
+import { serveCommand, type ServeCliOptions } from "./demo/server.js";
 
 const QUANT_OPTIONS = ["bits", "embeddingBits", "activationBits", "granularity", "groupSize", "clip"] as const;
 
@@ -127,6 +132,22 @@ function stdoutFailure(err: NodeJS.ErrnoException): number {
   return 1;
 }
 
+/** <checkpoint>: an existing directory as it is, else a Hub id brought into the Hugging Face cache (with a progress
+ * bar on stderr); `source` names it in the report. */
+async function checkpointDir(arg: string, revision: string | undefined): Promise<{ dir: string; source: string }> {
+  const { resolveCheckpoint } = await import("./hub/download.js"); // loaded when needed: @huggingface/hub adds ~40 ms to every start
+  const { downloadProgressBar } = await import("./hub/progress.js");
+  const bar = downloadProgressBar();
+  try {
+    return await resolveCheckpoint(arg, { revision, onProgress: bar.update });
+  } finally {
+    bar.stop();
+  }
+}
+
+const CHECKPOINT_HELP = "a checkpoint directory (config.json + model.safetensors or a sharded index), or a Hugging Face Hub id such as gpt2 or facebook/bart-base";
+const REVISION_HELP = "the Hub revision (branch, tag or commit) when <checkpoint> is a Hub id (default: main)";
+
 /** Loads the checkpoint and applies post-training quantization unless it is quantized already. */
 function loadAndQuantize(dir: string, o: QuantOpts, cmd: Command, command: QuantCommand): Checkpoint {
   const ckpt = readCheckpoint(dir);
@@ -159,7 +180,7 @@ export function buildProgram(): Command {
 
   addQuantOptions(
     program.command("export").description("export a Hugging Face GPT-2 or BART checkpoint (plain or quantized) to low-bit ONNX: one file (GPT-2) or a Hugging Face folder")
-      .argument("<checkpoint-dir>", "config.json + model.safetensors (or a sharded index)")
+      .argument("<checkpoint>", CHECKPOINT_HELP)
       .requiredOption("-o, --output <path>",
         "GPT-2: the .onnx file to write, or a folder; BART: always a folder. A path ending in / (or an existing " +
         "directory) is a folder in Hugging Face's layout, as transformers.js loads it: onnx/model{suffix}.onnx " +
@@ -170,9 +191,11 @@ export function buildProgram(): Command {
   )
     .addOption(new Option("--format <f>", "dq: INT initializers → DequantizeLinear; nbits: com.microsoft::MatMulNBits").choices(["dq", "nbits"]).default("dq"))
     .option("--report <file>", "also write the compression report as JSON")
-    .action((dir: string, o: QuantOpts & { output: string; format: "dq" | "nbits"; report?: string }, cmd: Command) => {
+    .option("--revision <rev>", REVISION_HELP)
+    .action(async (arg: string, o: QuantOpts & { output: string; format: "dq" | "nbits"; report?: string; revision?: string }, cmd: Command) => {
+      const { dir, source } = await checkpointDir(arg, o.revision);
       const ckpt = loadAndQuantize(dir, o, cmd, "export"); // GPT-2 or BART
-      const exportOptions = { format: o.format, activationBits: settingsFrom(o, "export").activationBits, source: dir };
+      const exportOptions = { format: o.format, activationBits: settingsFrom(o, "export").activationBits, source };
       let report: CompressionReport;
       let wrote: string;
       if (ckpt.config.model_type === "bart" || isFolderOutput(o.output)) {
@@ -195,12 +218,30 @@ export function buildProgram(): Command {
 
   addQuantOptions(
     program.command("quantize").description("post-training quantization of a GPT-2 or BART checkpoint to a quantized checkpoint directory (docs/FORMAT.md)")
-      .argument("<checkpoint-dir>").requiredOption("-o, --output <dir>", "the quantized checkpoint directory to write"),
+      .argument("<checkpoint>", CHECKPOINT_HELP).requiredOption("-o, --output <dir>", "the quantized checkpoint directory to write"),
     "quantize",
-  ).action((dir: string, o: QuantOpts & { output: string }, cmd: Command) => {
+  ).option("--revision <rev>", REVISION_HELP).action(async (arg: string, o: QuantOpts & { output: string; revision?: string }, cmd: Command) => {
+    const { dir } = await checkpointDir(arg, o.revision);
     writeQuantizedCheckpoint(o.output, loadAndQuantize(dir, o, cmd, "quantize"));
     out(`wrote ${o.output}\n`);
   });
+
+  program.command("download").description("bring a Hugging Face Hub model's checkpoint files (config, safetensors weights, tokenizer) into the " +
+    "Hugging Face cache ($HF_HUB_CACHE, default ~/.cache/huggingface/hub) and print the snapshot directory")
+    .argument("<repo-id>", "a Hub model id such as gpt2 or facebook/bart-base")
+    .option("--revision <rev>", "branch, tag or commit", "main")
+    .action(async (repoId: string, o: { revision: string }) => {
+      const { downloadCheckpoint } = await import("./hub/download.js");
+      const { downloadProgressBar } = await import("./hub/progress.js");
+      const bar = downloadProgressBar();
+      let snapshot: CheckpointSnapshot;
+      try {
+        snapshot = await downloadCheckpoint(repoId, { revision: o.revision, onProgress: bar.update });
+      } finally {
+        bar.stop();
+      }
+      out(`${snapshot.dir}\n`);
+    });
 
   program.command("inspect").description("validate a model file, folder export or checkpoint, then print its config and every tensor's shape, bits and bytes")
     .argument("<path>", "a lowbit .onnx file, a folder export (with onnx/) or a checkpoint directory")
@@ -297,6 +338,12 @@ export function buildProgram(): Command {
     .requiredOption("--references <file>", "a UTF-8 file of reference summaries, one per line, in the same order")
     .option("--json", "print one JSON object: rouge1, rouge2, rougeL (mean F in [0, 1]), count, precision, recall")
     .action((o: { predictions: string; references: string; json?: boolean }) => rougeCommand(o));
+
+  program.command("serve").description("serve the browser demo (cross-origin isolated, so threads work): the bundled models and any --model, until Ctrl-C")
+    .option("--model <path...>", "also serve these .onnx files or model folders")
+    .option("--port <n>", "port to listen on (0: any free port)", "8080")
+    .option("--host <address>", "address to listen on", "127.0.0.1")
+    .action(async (o: ServeCliOptions) => serveCommand(o));
 
   return program;
 }
