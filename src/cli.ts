@@ -291,23 +291,27 @@ export function buildProgram(): Command {
         throw new LowbitError("give the input once", { expected: "--text FILE or --tokens FILE", found: o.text === undefined ? "neither" : "both" });
       }
       const model = await loadGpt2Model(o.model, { verifyChecksum: o.verifyChecksum, threads: threadsFlag(o.threads) });
-      let tokens: ArrayLike<number>;
-      if (o.text !== undefined) {
-        tokens = model.tokenizer.encode(new TextDecoder().decode(readBytes(o.text, "text file")));
-      } else {
-        const bytes = readBytes(o.tokens!, "token file");
-        if (bytes.byteLength % 2 !== 0) throw new LowbitError("token file length is odd", { file: o.tokens, expected: "little-endian uint16 ids", found: `${bytes.byteLength} bytes` });
-        tokens = new Uint16Array(bytes.slice().buffer);
-      }
-      const limit = numberFlag(o.maxTokens, "--max-tokens");
-      if (limit !== undefined) tokens = Array.from(tokens).slice(0, limit);
-      const t0 = performance.now();
-      const r = perplexity(model.executor, tokens, { context: numberFlag(o.context, "--context"), stride: numberFlag(o.stride, "--stride") });
-      const seconds = (performance.now() - t0) / 1e3;
-      if (o.json) {
-        out(`${JSON.stringify({ perplexity: r.perplexity, nll: r.nll, scored_tokens: r.scoredTokens, windows: r.windows, context: r.context, stride: r.stride, seconds, threads: model.threads })}\n`);
-      } else {
-        out(`perplexity ${r.perplexity.toFixed(4)} (mean NLL ${r.nll.toFixed(5)} nats) over ${r.scoredTokens} tokens, ${r.windows} windows of ${r.context} every ${r.stride}; ${seconds.toFixed(1)} s\n`);
+      try {
+        let tokens: ArrayLike<number>;
+        if (o.text !== undefined) {
+          tokens = model.tokenizer.encode(new TextDecoder().decode(readBytes(o.text, "text file")));
+        } else {
+          const bytes = readBytes(o.tokens!, "token file");
+          if (bytes.byteLength % 2 !== 0) throw new LowbitError("token file length is odd", { file: o.tokens, expected: "little-endian uint16 ids", found: `${bytes.byteLength} bytes` });
+          tokens = new Uint16Array(bytes.slice().buffer);
+        }
+        const limit = numberFlag(o.maxTokens, "--max-tokens");
+        if (limit !== undefined) tokens = Array.from(tokens).slice(0, limit);
+        const t0 = performance.now();
+        const r = perplexity(model.executor, tokens, { context: numberFlag(o.context, "--context"), stride: numberFlag(o.stride, "--stride") });
+        const seconds = (performance.now() - t0) / 1e3;
+        if (o.json) {
+          out(`${JSON.stringify({ perplexity: r.perplexity, nll: r.nll, scored_tokens: r.scoredTokens, windows: r.windows, context: r.context, stride: r.stride, seconds, threads: model.threads })}\n`);
+        } else {
+          out(`perplexity ${r.perplexity.toFixed(4)} (mean NLL ${r.nll.toFixed(5)} nats) over ${r.scoredTokens} tokens, ${r.windows} windows of ${r.context} every ${r.stride}; ${seconds.toFixed(1)} s\n`);
+        }
+      } finally {
+        model.dispose();
       }
     });
 
@@ -405,43 +409,47 @@ async function summarizeCommand(o: SummarizeCliOptions): Promise<void> {
   const given = [o.text, o.inputFile, o.inputIds].filter((x) => x !== undefined).length;
   if (given !== 1) throw new LowbitError("give the input once", { expected: "--text TEXT, --input-file FILE or --input-ids 0,…,2", found: given === 0 ? "none" : "several" });
   const model = await loadBartModel(o.model, { variant: o.kernels, verifyChecksum: o.verifyChecksum, dtype: o.dtype, threads: threadsFlag(o.threads) });
-  let documents: (string | number[])[];
-  if (o.inputIds !== undefined) {
-    documents = [o.inputIds.split(",").map((v) => {
-      const id = Number(v.trim());
-      if (!Number.isInteger(id) || id < 0 || id >= model.config.vocab_size) {
-        throw new LowbitError("invalid --input-ids", { expected: `comma-separated integers in 0..${model.config.vocab_size - 1}`, found: JSON.stringify(v) });
-      }
-      return id;
-    })];
-  } else if (o.inputFile !== undefined) {
-    documents = new TextDecoder().decode(readBytes(o.inputFile, "input file")).split(/\r?\n/).filter((line) => line.trim() !== "");
-    if (documents.length === 0) throw new LowbitError("input file has no documents", { file: o.inputFile, expected: "one document per non-empty line" });
-  } else {
-    documents = [o.text!];
-  }
-  const options: Seq2SeqOptions = {
-    numBeams: numberFlag(o.numBeams, "--num-beams"),
-    lengthPenalty: numberFlag(o.lengthPenalty, "--length-penalty"),
-    noRepeatNgramSize: numberFlag(o.noRepeatNgramSize, "--no-repeat-ngram-size"),
-    minLength: numberFlag(o.minLength, "--min-length"),
-    maxLength: numberFlag(o.maxLength, "--max-length"),
-    maxNewTokens: numberFlag(o.maxNewTokens, "--max-new-tokens"),
-    earlyStopping: o.earlyStopping,
-    repetitionPenalty: numberFlag(o.repetitionPenalty, "--repetition-penalty"),
-    truncate: o.truncate ? "right" : "error",
-  };
-  for (const k of Object.keys(options) as (keyof Seq2SeqOptions)[]) if (options[k] === undefined) delete options[k];
-  if (model.config.untrained && !o.json) process.stderr.write(`note: ${o.model} is untrained (random weights): its text is noise, not language\n`);
-  for (const doc of documents) {
-    const summary = await model.summarize(doc, options).catch((err: unknown) => { throw withFlagNames(err); });
-    const s = summary.stats;
-    if (o.json) {
-      if (!out(`${JSON.stringify({ ids: summary.ids, text: summary.text, encoder_ms: s.encoderMs, decode_tokens_per_s: s.decodeTokensPerS, decode_steps_per_s: s.decodeStepsPerS, input_tokens: s.inputTokens, num_beams: s.numBeams, stop_reason: s.stopReason, threads: model.threads })}\n`)) return;
+  try {
+    let documents: (string | number[])[];
+    if (o.inputIds !== undefined) {
+      documents = [o.inputIds.split(",").map((v) => {
+        const id = Number(v.trim());
+        if (!Number.isInteger(id) || id < 0 || id >= model.config.vocab_size) {
+          throw new LowbitError("invalid --input-ids", { expected: `comma-separated integers in 0..${model.config.vocab_size - 1}`, found: JSON.stringify(v) });
+        }
+        return id;
+      })];
+    } else if (o.inputFile !== undefined) {
+      documents = new TextDecoder().decode(readBytes(o.inputFile, "input file")).split(/\r?\n/).filter((line) => line.trim() !== "");
+      if (documents.length === 0) throw new LowbitError("input file has no documents", { file: o.inputFile, expected: "one document per non-empty line" });
     } else {
-      if (!out(`${summary.text}\n`)) return;
-      process.stderr.write(`input ${s.inputTokens} tokens, encoder ${s.encoderMs.toFixed(1)} ms; ${s.generatedTokens} tokens, ${s.numBeams} beam(s), ${s.decodeStepsPerS.toFixed(1)} steps/s; ${threadsText(model.threads)}; stop: ${s.stopReason}\n`);
+      documents = [o.text!];
     }
+    const options: Seq2SeqOptions = {
+      numBeams: numberFlag(o.numBeams, "--num-beams"),
+      lengthPenalty: numberFlag(o.lengthPenalty, "--length-penalty"),
+      noRepeatNgramSize: numberFlag(o.noRepeatNgramSize, "--no-repeat-ngram-size"),
+      minLength: numberFlag(o.minLength, "--min-length"),
+      maxLength: numberFlag(o.maxLength, "--max-length"),
+      maxNewTokens: numberFlag(o.maxNewTokens, "--max-new-tokens"),
+      earlyStopping: o.earlyStopping,
+      repetitionPenalty: numberFlag(o.repetitionPenalty, "--repetition-penalty"),
+      truncate: o.truncate ? "right" : "error",
+    };
+    for (const k of Object.keys(options) as (keyof Seq2SeqOptions)[]) if (options[k] === undefined) delete options[k];
+    if (model.config.untrained && !o.json) process.stderr.write(`note: ${o.model} is untrained (random weights): its text is noise, not language\n`);
+    for (const doc of documents) {
+      const summary = await model.summarize(doc, options).catch((err: unknown) => { throw withFlagNames(err); });
+      const s = summary.stats;
+      if (o.json) {
+        if (!out(`${JSON.stringify({ ids: summary.ids, text: summary.text, encoder_ms: s.encoderMs, decode_tokens_per_s: s.decodeTokensPerS, decode_steps_per_s: s.decodeStepsPerS, input_tokens: s.inputTokens, num_beams: s.numBeams, stop_reason: s.stopReason, threads: model.threads })}\n`)) return;
+      } else {
+        if (!out(`${summary.text}\n`)) return;
+        process.stderr.write(`input ${s.inputTokens} tokens, encoder ${s.encoderMs.toFixed(1)} ms; ${s.generatedTokens} tokens, ${s.numBeams} beam(s), ${s.decodeStepsPerS.toFixed(1)} steps/s; ${threadsText(model.threads)}; stop: ${s.stopReason}\n`);
+      }
+    }
+  } finally {
+    model.dispose();
   }
 }
 
@@ -507,58 +515,62 @@ async function generateCommand(o: GenerateCliOptions): Promise<void> {
     return id;
   });
   const model = await loadGpt2Model(o.model, { variant: o.kernels, verifyChecksum: o.verifyChecksum, threads: threadsFlag(o.threads) });
-  const vocab = model.config.vocab_size;
-  for (const id of promptIds ?? []) {
-    if (id >= vocab) throw new LowbitError("invalid --prompt-ids", { expected: `ids below the vocabulary size ${vocab}`, found: String(id) });
-  }
-  // The runtime refuses "" too, but as the option `stop`; here the user needs the flag's name.
-  if (o.stop?.includes("")) throw new LowbitError("invalid --stop", { expected: "a non-empty string", found: '""' });
-  const options: GenerateOptions = {
-    maxNewTokens: numberFlag(o.maxNewTokens, "--max-new-tokens"),
-    temperature: numberFlag(o.temperature, "--temperature"),
-    topK: numberFlag(o.topK, "--top-k"),
-    topP: numberFlag(o.topP, "--top-p"),
-    repetitionPenalty: numberFlag(o.repetitionPenalty, "--repetition-penalty"),
-    seed: numberFlag(o.seed, "--seed"),
-    stop: o.stop,
-    stopAtEos: o.eos,
-    truncate: o.truncate ? "left" : "error",
-    contextLength: numberFlag(o.context, "--context"),
-  };
-  if (model.config.untrained && !o.json) {
-    process.stderr.write(`note: ${o.model} is untrained (random weights): its text is noise, not language\n`);
-  }
-  const ids: number[] = [];
-  let text = "";
   try {
-    for await (const token of model.generate(promptIds ?? o.prompt!, options)) {
-      if (token.id >= 0) ids.push(token.id);
-      text += token.text;
-      // Leaving the loop returns the generator: no token is computed after stdout has failed. main()
-      // reports the failure; the stats line is left out, as a reader that went away wants nothing more.
-      if (!o.json && !out(token.text)) return;
+    const vocab = model.config.vocab_size;
+    for (const id of promptIds ?? []) {
+      if (id >= vocab) throw new LowbitError("invalid --prompt-ids", { expected: `ids below the vocabulary size ${vocab}`, found: String(id) });
     }
-  } catch (err) {
-    throw withFlagNames(err);
+    // The runtime refuses "" too, but as the option `stop`; here the user needs the flag's name.
+    if (o.stop?.includes("")) throw new LowbitError("invalid --stop", { expected: "a non-empty string", found: '""' });
+    const options: GenerateOptions = {
+      maxNewTokens: numberFlag(o.maxNewTokens, "--max-new-tokens"),
+      temperature: numberFlag(o.temperature, "--temperature"),
+      topK: numberFlag(o.topK, "--top-k"),
+      topP: numberFlag(o.topP, "--top-p"),
+      repetitionPenalty: numberFlag(o.repetitionPenalty, "--repetition-penalty"),
+      seed: numberFlag(o.seed, "--seed"),
+      stop: o.stop,
+      stopAtEos: o.eos,
+      truncate: o.truncate ? "left" : "error",
+      contextLength: numberFlag(o.context, "--context"),
+    };
+    if (model.config.untrained && !o.json) {
+      process.stderr.write(`note: ${o.model} is untrained (random weights): its text is noise, not language\n`);
+    }
+    const ids: number[] = [];
+    let text = "";
+    try {
+      for await (const token of model.generate(promptIds ?? o.prompt!, options)) {
+        if (token.id >= 0) ids.push(token.id);
+        text += token.text;
+        // Leaving the loop returns the generator: no token is computed after stdout has failed. main()
+        // reports the failure; the stats line is left out, as a reader that went away wants nothing more.
+        if (!o.json && !out(token.text)) return;
+      }
+    } catch (err) {
+      throw withFlagNames(err);
+    }
+    const stats = model.lastStats!;
+    const peakRss = process.resourceUsage().maxRSS * 1024;
+    if (o.json) {
+      out(`${JSON.stringify({
+        ids, text, prompt_tokens: stats.promptTokens, stop_reason: stats.stopReason,
+        prefill_tokens_per_s: stats.prefillTokensPerS, decode_tokens_per_s: stats.decodeTokensPerS,
+        load_ms: model.loadMs, peak_rss_bytes: peakRss, wasm_memory_bytes: model.wasmMemoryBytes(),
+        kernels: model.kernelVariant, threads: model.threads, untrained: model.config.untrained === true,
+      })}\n`);
+      return;
+    }
+    if (!out("\n")) return;
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+    process.stderr.write(
+      `prefill: ${stats.promptTokens} tokens, ${stats.prefillTokensPerS.toFixed(1)} tok/s; ` +
+      `decode: ${Math.max(0, stats.generatedTokens - 1)} tokens, ${stats.decodeTokensPerS.toFixed(1)} tok/s; ` +
+      `load ${model.loadMs.toFixed(0)} ms; peak RSS ${mib(peakRss)}; WASM memory ${mib(model.wasmMemoryBytes())} (${model.kernelVariant}); ${threadsText(model.threads)}; stop: ${stats.stopReason}\n`,
+    );
+  } finally {
+    model.dispose();
   }
-  const stats = model.lastStats!;
-  const peakRss = process.resourceUsage().maxRSS * 1024;
-  if (o.json) {
-    out(`${JSON.stringify({
-      ids, text, prompt_tokens: stats.promptTokens, stop_reason: stats.stopReason,
-      prefill_tokens_per_s: stats.prefillTokensPerS, decode_tokens_per_s: stats.decodeTokensPerS,
-      load_ms: model.loadMs, peak_rss_bytes: peakRss, wasm_memory_bytes: model.wasmMemoryBytes(),
-      kernels: model.kernelVariant, threads: model.threads, untrained: model.config.untrained === true,
-    })}\n`);
-    return;
-  }
-  if (!out("\n")) return;
-  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-  process.stderr.write(
-    `prefill: ${stats.promptTokens} tokens, ${stats.prefillTokensPerS.toFixed(1)} tok/s; ` +
-    `decode: ${Math.max(0, stats.generatedTokens - 1)} tokens, ${stats.decodeTokensPerS.toFixed(1)} tok/s; ` +
-    `load ${model.loadMs.toFixed(0)} ms; peak RSS ${mib(peakRss)}; WASM memory ${mib(model.wasmMemoryBytes())} (${model.kernelVariant}); ${threadsText(model.threads)}; stop: ${stats.stopReason}\n`,
-  );
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -6,6 +6,7 @@
 
 import { LowbitError } from "../errors.js";
 import type { Gpt2Config } from "../format/gpt2_config.js";
+import type { LowbitModelFile } from "../format/lowbit_onnx.js";
 import type { FileQuantization } from "../format/quantization.js";
 import { Gpt2Executor } from "./gpt2.js";
 import { checkContextLength } from "./perplexity.js";
@@ -164,8 +165,15 @@ export async function loadBartModel(source: ModelSource, options: LoadOptions = 
 /** Kernels, executor and tokenizer over files already read and checked; `t0` is when loading began. */
 async function buildModel(files: ModelFiles, options: LoadOptions, t0: number): Promise<LowbitModel> {
   const kernels = await loadKernels(options);
-  if (files.modelType === "bart") return bartModel(kernels, files, options, t0);
-  const file = files.model;
+  try {
+    return files.modelType === "bart" ? bartModel(kernels, files, options, t0) : gpt2Model(kernels, files.model, options, t0);
+  } catch (err) {
+    disposeKernels(kernels); // a model that fails to build keeps no worker threads
+    throw err;
+  }
+}
+
+function gpt2Model(kernels: Kernels, file: LowbitModelFile, options: LoadOptions, t0: number): Gpt2Model {
   const executor = new Gpt2Executor(kernels, file, { contextLength: options.contextLength });
   const tokenizer = Gpt2Tokenizer.fromBpe(file.bpe);
   const model: Gpt2Model = {
