@@ -50,7 +50,7 @@ import { GPT2_124M, makeRandomGpt2 } from "../scripts/make_random_gpt2.js";
 import { openOrtGpt2, ortGreedy, ortStep, type Gpt2Dims } from "./ort_gpt2.js";
 import { seededRandom } from "../src/runtime/sampling.js";
 import { agreement as bartAgreement, BART_MODELS, type BartRow, defaultThreadCounts, measureBart, parseThreadList } from "./bart.js";
-import { childMain, engineName, type EngineRun, fmt, machineInfo, median, peakRssBytes, runChild, selectModels } from "./harness.js";
+import { childMain, cpuMs, engineName, type EngineRun, fmt, machineInfo, median, peakRssBytes, runChild, selectModels } from "./harness.js";
 import { importOrtWeb, ortRuntime } from "./ort_web.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -191,12 +191,6 @@ interface ChildArgs {
   prompts: Prompts;
   fullAgreement: boolean;
 }
-
-/** CPU milliseconds this process has used (every thread: workers and native intra-op threads included). */
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e3;
-};
 
 /** Runs f, and the CPU share over it (see Timings). */
 async function withCpuShare<T>(threads: number, f: () => Promise<T>): Promise<{ value: T; share: number }> {

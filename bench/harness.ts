@@ -1,6 +1,7 @@
 // What the generation benchmarks share: medians, running one engine × file in a fresh child process (the
 // benchmark file re-invoked with --child, whose last stdout line is its JSON result) and the child's side of
-// that, the --models selection, the machine description and number formatting for the tables.
+// that, the --models selection, the machine description, this process's CPU time (for the CPU shares of
+// bench/generate.ts and bench/kernels.ts) and number formatting for the tables.
 
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -46,6 +47,12 @@ export interface EngineRun {
   versions: Record<string, string>;
   ort_web_wasm?: string;
 }
+
+/** CPU milliseconds this process has used (every thread: workers and native intra-op threads included); for CPU shares. */
+export const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e3;
+};
 
 export const fmt = (x: number | undefined, digits = 1): string => (x === undefined || !Number.isFinite(x) ? "—" : x.toFixed(digits));
 

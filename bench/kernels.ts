@@ -27,7 +27,7 @@ import { loadavg } from "node:os";
 import { Command } from "commander";
 import { packCodes, type WeightBits } from "../src/format/quant_formats.js";
 import { Arena, loadKernels, rng } from "../test/helpers/wasm.js";
-import { fmt, machineInfo, median } from "./harness.js";
+import { cpuMs, fmt, machineInfo, median } from "./harness.js";
 
 const C = 768;
 const V = 50257;
@@ -83,10 +83,6 @@ interface Timing {
 const ROUNDS = 4;
 
 function timeAll(runs: Array<{ label: string; run: () => void }>, timeMs: number): Map<string, Timing> {
-  const cpuMs = () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1e3;
-  };
   const acc = new Map(runs.map((r) => [r.label, { samples: [] as number[], cpu: 0, wall: 0 }]));
   for (const { run } of runs) {
     const t0 = performance.now();

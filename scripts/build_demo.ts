@@ -1,6 +1,7 @@
 // Builds the browser demo into dist/demo/page/ (what `lowbit serve` serves): src/demo/app.ts bundled with the runtime
 // by esbuild (one ES module for browsers, app.js), and src/demo/index.html and app.css copied beside it. Each file is
-// written to a temp name and renamed into place. `npm run build` runs it after tsc.
+// written to a temp name and renamed into place. `npm run build` runs it after tsc. Its esbuild step
+// (bundleForBrowser) is also how test/helpers/browser.ts bundles the runtime for the browser tests.
 //
 //   npx tsx scripts/build_demo.ts [--out dist/demo/page]
 
@@ -8,7 +9,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
-import { build } from "esbuild";
+import { build, type BuildOptions } from "esbuild";
 import { LowbitError } from "../src/errors.js";
 import { writeFileAtomic } from "../src/export/atomic_write.js";
 
@@ -20,14 +21,15 @@ export const DEFAULT_OUT = join(ROOT, "dist", "demo", "page");
 const STATIC_FILES = ["index.html", "app.css"];
 
 /**
- * Bundles src/demo/app.ts for browsers and writes the page to `outDir`; returns the paths written. `node:*` stays
- * external, as test/helpers/browser.ts bundles the runtime: the runtime reaches Node's modules only through dynamic
- * imports in branches a browser never takes. A static import of one, or any esbuild warning, fails the build.
+ * esbuild's browser bundle of `entry`: one ES module, kept in memory (`write: false`; `outfile` only names it), with
+ * esbuild's warnings and the Node built-ins it imports statically. `node:*` stays external: the runtime reaches Node's
+ * modules only through dynamic imports in branches a browser never takes, so a static import of one would break the
+ * module at load in a browser. Its callers (buildDemo, test/helpers/browser.ts's bundleRuntime) fail on either.
  */
-export async function buildDemo(outDir = DEFAULT_OUT): Promise<string[]> {
+export async function bundleForBrowser(entry: string, outfile: string, options: Pick<BuildOptions, "legalComments"> = {}) {
   const result = await build({
-    entryPoints: [join(DEMO_SRC, "app.ts")],
-    outfile: join(outDir, "app.js"), // names the output only: write is false, the file is written atomically below
+    entryPoints: [entry],
+    outfile,
     write: false,
     bundle: true,
     format: "esm",
@@ -36,18 +38,26 @@ export async function buildDemo(outDir = DEFAULT_OUT): Promise<string[]> {
     external: ["node:*"],
     metafile: true,
     logLevel: "silent",
-    legalComments: "none",
-  }).catch((err: { errors?: { text: string; location?: { file: string; line: number } | null }[] }) => {
-    const first = err.errors?.[0];
-    throw new LowbitError("esbuild could not bundle the demo", { file: first?.location ? `${first.location.file}:${first.location.line}` : join(DEMO_SRC, "app.ts"), found: first?.text ?? String(err) });
+    ...options,
   });
+  const staticNodeImports = Object.values(result.metafile.outputs).flatMap((o) => o.imports).filter((i) => i.path.startsWith("node:") && i.kind !== "dynamic-import");
+  return { outputFiles: result.outputFiles, warnings: result.warnings, staticNodeImports };
+}
+
+/** Bundles src/demo/app.ts for browsers and writes the page to `outDir`; returns the paths written. A static import of a Node built-in, or any esbuild warning, fails the build. */
+export async function buildDemo(outDir = DEFAULT_OUT): Promise<string[]> {
+  // outfile names the output only: the file is written atomically below.
+  const result = await bundleForBrowser(join(DEMO_SRC, "app.ts"), join(outDir, "app.js"), { legalComments: "none" })
+    .catch((err: { errors?: { text: string; location?: { file: string; line: number } | null }[] }) => {
+      const first = err.errors?.[0];
+      throw new LowbitError("esbuild could not bundle the demo", { file: first?.location ? `${first.location.file}:${first.location.line}` : join(DEMO_SRC, "app.ts"), found: first?.text ?? String(err) });
+    });
   const warning = result.warnings[0];
   if (warning !== undefined) {
     throw new LowbitError("esbuild warned while bundling the demo", { file: `${warning.location?.file ?? "?"}:${warning.location?.line ?? "?"}`, found: warning.text });
   }
-  const staticNode = Object.values(result.metafile.outputs).flatMap((o) => o.imports).filter((i) => i.path.startsWith("node:") && i.kind !== "dynamic-import");
-  if (staticNode.length > 0) {
-    throw new LowbitError("the demo bundle imports a Node built-in statically; the page would fail to load", { file: join(DEMO_SRC, "app.ts"), found: staticNode.map((i) => i.path).join(", ") });
+  if (result.staticNodeImports.length > 0) {
+    throw new LowbitError("the demo bundle imports a Node built-in statically; the page would fail to load", { file: join(DEMO_SRC, "app.ts"), found: result.staticNodeImports.map((i) => i.path).join(", ") });
   }
   mkdirSync(outDir, { recursive: true });
   const written: string[] = [];

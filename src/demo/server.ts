@@ -206,8 +206,11 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
+    // Every response, a 404 included, carries the isolation headers.
+    const head = (status: number, type: string, length: number, extra: Record<string, string> = {}) =>
+      res.writeHead(status, { ...ISOLATION_HEADERS, "content-type": type, "content-length": length, "cache-control": "no-cache", ...extra });
     const send = (status: number, type: string, body: string, extra: Record<string, string> = {}) => {
-      res.writeHead(status, { ...ISOLATION_HEADERS, "content-type": type, "content-length": Buffer.byteLength(body), "cache-control": "no-cache", ...extra });
+      head(status, type, Buffer.byteLength(body), extra);
       res.end(req.method === "HEAD" ? undefined : body);
     };
     if (req.method !== "GET" && req.method !== "HEAD") return send(405, CONTENT_TYPES[".txt"], "method not allowed\n", { allow: "GET, HEAD" });
@@ -226,7 +229,7 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
       // a missing file is a 404 below
     }
     if (file === undefined || size === undefined) return send(404, CONTENT_TYPES[".txt"], `not found: ${path}\n`);
-    res.writeHead(200, { ...ISOLATION_HEADERS, "content-type": contentType(file), "content-length": size, "cache-control": "no-cache" });
+    head(200, contentType(file), size);
     if (req.method === "HEAD") {
       res.end();
       return;
@@ -247,8 +250,8 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
   return { url: `http://${shownHost}:${actual}/`, port: actual, models, close: () => closeServer(server) };
 }
 
-/** Closes the server, dropping the browser's idle keep-alive connections, which would otherwise hold it open. */
-function closeServer(server: Server): Promise<void> {
+/** Closes the server, dropping the browser's idle keep-alive connections, which would otherwise hold it open (the test servers use it too). */
+export function closeServer(server: Server): Promise<void> {
   return new Promise((resolveClose, reject) => {
     server.close((err) => (err ? reject(err) : resolveClose()));
     server.closeAllConnections();

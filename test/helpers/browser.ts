@@ -15,8 +15,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { build } from "esbuild";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { bundleForBrowser } from "../../scripts/build_demo.js";
+import { closeServer, contentType } from "../../src/demo/server.js";
 import type { FolderFiles, GenerateOptions, Seq2SeqOptions } from "../../src/runtime/index.js";
 import { kernelFileName, type KernelVariant } from "../../src/runtime/kernels.js";
 import { ROOT } from "./fixtures.js";
@@ -47,30 +48,17 @@ export function kernelPath(variant: KernelVariant, threaded = false): string {
 // Bundle
 
 /**
- * Bundles the runtime's public API into one ES module for browsers and returns its text. `node:*` stays
- * external because index.ts reaches Node's fs only through a dynamic import in a branch a browser never
- * takes; a *static* import of a Node built-in would break the module at load in a browser, so it is an error.
- * The bundle stays in memory (`write: false`): nothing to clean up on disk.
+ * Bundles the runtime's public API into one ES module for browsers and returns its text (scripts/build_demo.ts's
+ * bundleForBrowser, as the demo is bundled). index.ts reaches Node's fs only through a dynamic import in a branch
+ * a browser never takes; a *static* import of a Node built-in would break the module at load in a browser, so it
+ * is an error. The bundle stays in memory: nothing to clean up on disk.
  */
 export async function bundleRuntime(): Promise<string> {
-  const result = await build({
-    entryPoints: [join(ROOT, "src", "runtime", "index.ts")],
-    outfile: "lowbit.js", // names the output only; nothing is written
-    write: false,
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: "es2022",
-    external: ["node:*"],
-    metafile: true,
-    logLevel: "silent",
-  });
+  const result = await bundleForBrowser(join(ROOT, "src", "runtime", "index.ts"), "lowbit.js");
   const warnings = result.warnings.map((w) => `${w.location?.file ?? "?"}:${w.location?.line ?? "?"}: ${w.text}`);
   assert.deepEqual(warnings, [], "esbuild warned while bundling src/runtime/index.ts for the browser");
-  const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports);
-  const staticNode = imports.filter((i) => i.path.startsWith("node:") && i.kind !== "dynamic-import");
   assert.deepEqual(
-    staticNode.map((i) => `${i.path} (${i.kind})`),
+    result.staticNodeImports.map((i) => `${i.path} (${i.kind})`),
     [],
     "the browser bundle of src/runtime/index.ts imports Node built-ins statically; the runtime may reach them only through `await import()` in its Node branch",
   );
@@ -101,42 +89,41 @@ async function streamIds(m, prompt, options) {
   return ids;
 }
 
-// Loads a served single-file model (fetched here, passed as bytes) onto the served kernels and returns the
-// ids that generate() streams.
-export async function generateIds({ model, variant, prompt, options, threads }) {
-  const response = await fetch("/models/" + model);
-  if (!response.ok) throw new Error("GET /models/" + model + ": HTTP " + response.status);
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  const m = await load(bytes, variant, threads);
+// Loads a model onto the served kernels, checks its family where one is named, runs f on it and disposes of it;
+// returns f's ids and where the model ran.
+async function withModel(source, { model, variant, threads }, family, f) {
+  const m = await load(source, variant, threads);
   try {
-    return { ids: await streamIds(m, prompt, options), ...host(m) };
+    if (family !== undefined && m.modelType !== family) throw new Error("/models/" + model + "/ loaded as " + m.modelType);
+    return { ids: await f(m), ...host(m) };
   } finally {
     m.dispose();
   }
+}
+
+const folder = (model) => new URL("/models/" + model + "/", location.href);
+
+// Loads a served single-file model (fetched here, passed as bytes) onto the served kernels and returns the
+// ids that generate() streams.
+export async function generateIds(a) {
+  const response = await fetch("/models/" + a.model);
+  if (!response.ok) throw new Error("GET /models/" + a.model + ": HTTP " + response.status);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  return withModel(bytes, a, undefined, (m) => streamIds(m, a.prompt, a.options));
 }
 
 // The same from a served folder, which loadModel reads itself by URL (config.json, then onnx/...).
-export async function generateFolderIds({ model, variant, prompt, options, threads }) {
-  const m = await load(new URL("/models/" + model + "/", location.href), variant, threads);
-  if (m.modelType !== "gpt2") throw new Error("/models/" + model + "/ loaded as " + m.modelType);
-  try {
-    return { ids: await streamIds(m, prompt, options), ...host(m) };
-  } finally {
-    m.dispose();
-  }
+export async function generateFolderIds(a) {
+  return withModel(folder(a.model), a, "gpt2", (m) => streamIds(m, a.prompt, a.options));
 }
 
 // Loads a served BART folder by URL and returns summarize()'s ids for each set of options, in order.
-export async function summarizeIds({ model, variant, input, runs, threads }) {
-  const m = await load(new URL("/models/" + model + "/", location.href), variant, threads);
-  if (m.modelType !== "bart") throw new Error("/models/" + model + "/ loaded as " + m.modelType);
-  try {
+export async function summarizeIds(a) {
+  return withModel(folder(a.model), a, "bart", async (m) => {
     const ids = [];
-    for (const options of runs) ids.push((await m.summarize(input, options)).ids);
-    return { ids, ...host(m) };
-  } finally {
-    m.dispose();
-  }
+    for (const options of a.runs) ids.push((await m.summarize(a.input, options)).ids);
+    return ids;
+  });
 }
 `;
 
@@ -169,21 +156,6 @@ interface Served {
 /** What makes a page cross-origin isolated, so that it may share memory with workers (threads). */
 export const ISOLATION_HEADERS = { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" };
 
-const CONTENT_TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".json": "application/json; charset=utf-8",
-  ".wasm": "application/wasm",
-  ".txt": "text/plain; charset=utf-8",
-};
-
-/** The content type for a path by its extension; application/octet-stream (.onnx and the rest) otherwise. */
-export function contentType(path: string): string {
-  const dot = path.lastIndexOf(".");
-  return (dot > path.lastIndexOf("/") && CONTENT_TYPES[path.slice(dot)]) || "application/octet-stream";
-}
-
 export interface PageGeneration extends PageHost {
   ids: number[];
 }
@@ -212,14 +184,16 @@ export class BrowserRuntime {
     const kernels = new Map(VARIANTS.map((v) => [v, readFileSync(kernelPath(v))]));
     const bundle = await bundleRuntime();
 
+    const page = (headers?: Record<string, string>): Served => ({ type: contentType("index.html"), body: INDEX_HTML, headers });
+    const file = (path: string, body: string | Uint8Array): [string, Served] => [path, { type: contentType(path), body }];
     const routes = new Map<string, Served>([
-      ["/", { type: CONTENT_TYPES[".html"], body: INDEX_HTML }],
+      ["/", page()],
       // The same page, cross-origin isolated: everything else it loads is same-origin, so needs no CORP header.
-      ["/isolated/", { type: CONTENT_TYPES[".html"], body: INDEX_HTML, headers: ISOLATION_HEADERS }],
-      [`/kernels/${kernelFileName("simd", true)}`, { type: CONTENT_TYPES[".wasm"], body: readFileSync(kernelPath("simd", true)) }],
-      ["/lowbit.js", { type: CONTENT_TYPES[".js"], body: bundle }],
-      ["/driver.js", { type: CONTENT_TYPES[".js"], body: DRIVER_JS }],
-      ...[...kernels].map(([v, bytes]): [string, Served] => [`/kernels/lowbit.${v}.wasm`, { type: CONTENT_TYPES[".wasm"], body: bytes }]),
+      ["/isolated/", page(ISOLATION_HEADERS)],
+      file(`/kernels/${kernelFileName("simd", true)}`, readFileSync(kernelPath("simd", true))),
+      file("/lowbit.js", bundle),
+      file("/driver.js", DRIVER_JS),
+      ...[...kernels].map(([v, bytes]) => file(`/kernels/lowbit.${v}.wasm`, bytes)),
     ]);
     const requestLog: string[] = [];
     const server = createServer((req, res) => {
@@ -361,12 +335,4 @@ export function browserForFile(setup: (b: BrowserRuntime) => Promise<void> | voi
     if (setupError !== undefined) throw setupError;
     return started!;
   };
-}
-
-/** Closes the server, dropping Chromium's idle keep-alive connections, which would otherwise hold it open. */
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.close((err) => (err ? reject(err) : resolve()));
-    server.closeAllConnections();
-  });
 }

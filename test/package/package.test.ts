@@ -29,9 +29,10 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { build as esbuild } from "esbuild";
 import { chromium, type Browser } from "playwright-core";
+import { closeServer, contentType } from "../../src/demo/server.js";
 import { loadGpt2Model } from "../../src/runtime/index.js";
 import { EMBEDDED_KERNEL_MODULES, kernelFileName, type KernelVariant } from "../../src/runtime/kernels.js";
-import { CHROMIUM, CHROMIUM_ARGS, contentType, ISOLATION_HEADERS, kernelPath } from "../helpers/browser.js";
+import { CHROMIUM, CHROMIUM_ARGS, ISOLATION_HEADERS, kernelPath } from "../helpers/browser.js";
 import { removeTempDir, ROOT, tempDir } from "../helpers/fixtures.js";
 
 const run = promisify(execFile);
@@ -211,13 +212,6 @@ function serveScratch(scratch: string, log: string[]): Promise<Server> {
   return new Promise((resolveListen, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolveListen(server));
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolveClose, reject) => {
-    server.close((err) => (err ? reject(err) : resolveClose()));
-    server.closeAllConnections();
   });
 }
 
