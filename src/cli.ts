@@ -32,7 +32,7 @@ import { perplexity } from "./runtime/perplexity.js";
 import { MAX_THREADS } from "./runtime/threads.js";
 import { readBytes } from "./format/node_io.js";
 import { corpusRouge, ROUGE_KEYS, splitExamples } from "./eval/rouge.js";
-import type { CheckpointSnapshot } from "./hub/download.js";
+import type { DownloadProgress } from "./hub/download.js";
 import { serveCommand, type ServeCliOptions } from "./demo/server.js";
 
 const QUANT_OPTIONS = ["bits", "embeddingBits", "activationBits", "granularity", "groupSize", "clip"] as const;
@@ -132,21 +132,28 @@ function stdoutFailure(err: NodeJS.ErrnoException): number {
   return 1;
 }
 
-/** <checkpoint>: an existing directory as it is, else a Hub id brought into the Hugging Face cache (with a progress
- * bar on stderr); `source` names it in the report. */
-async function checkpointDir(arg: string, revision: string | undefined): Promise<{ dir: string; source: string }> {
-  const { resolveCheckpoint } = await import("./hub/download.js"); // loaded when needed: @huggingface/hub adds ~40 ms to every start
+/** Runs a download with a progress bar on stderr, stopped however it ends. src/hub/ is loaded only here, when
+ * needed: @huggingface/hub adds ~40 ms to every start. */
+async function withDownloadBar<T>(run: (hub: typeof import("./hub/download.js"), onProgress: DownloadProgress) => Promise<T>): Promise<T> {
+  const hub = await import("./hub/download.js");
   const { downloadProgressBar } = await import("./hub/progress.js");
   const bar = downloadProgressBar();
   try {
-    return await resolveCheckpoint(arg, { revision, onProgress: bar.update });
+    return await run(hub, bar.update);
   } finally {
     bar.stop();
   }
 }
 
+/** <checkpoint>: an existing directory as it is, else a Hub id brought into the Hugging Face cache (with a progress
+ * bar on stderr); `source` names it in the report. */
+function checkpointDir(arg: string, revision: string | undefined): Promise<{ dir: string; source: string }> {
+  return withDownloadBar((hub, onProgress) => hub.resolveCheckpoint(arg, { revision, onProgress }));
+}
+
 const CHECKPOINT_HELP = "a checkpoint directory (config.json + model.safetensors or a sharded index), or a Hugging Face Hub id such as gpt2 or facebook/bart-base";
 const REVISION_HELP = "the Hub revision (branch, tag or commit) when <checkpoint> is a Hub id (default: main)";
+const THREADS_HELP = "threads for the matrix products (default: the core count, at most 8; 1: no worker threads)";
 
 /** Loads the checkpoint and applies post-training quantization unless it is quantized already. */
 function loadAndQuantize(dir: string, o: QuantOpts, cmd: Command, command: QuantCommand): Checkpoint {
@@ -231,15 +238,7 @@ export function buildProgram(): Command {
     .argument("<repo-id>", "a Hub model id such as gpt2 or facebook/bart-base")
     .option("--revision <rev>", "branch, tag or commit", "main")
     .action(async (repoId: string, o: { revision: string }) => {
-      const { downloadCheckpoint } = await import("./hub/download.js");
-      const { downloadProgressBar } = await import("./hub/progress.js");
-      const bar = downloadProgressBar();
-      let snapshot: CheckpointSnapshot;
-      try {
-        snapshot = await downloadCheckpoint(repoId, { revision: o.revision, onProgress: bar.update });
-      } finally {
-        bar.stop();
-      }
+      const snapshot = await withDownloadBar((hub, onProgress) => hub.downloadCheckpoint(repoId, { revision: o.revision, onProgress }));
       out(`${snapshot.dir}\n`);
     });
 
@@ -271,7 +270,7 @@ export function buildProgram(): Command {
     .option("--truncate", "drop the prompt's first tokens when it does not fit the context")
     .option("--context <n>", "KV-cache length, at most the model's n_positions (the default)")
     .addOption(new Option("--kernels <variant>", "WASM build").choices(["simd", "scalar"]))
-    .option("--threads <n>", "threads for the matrix products (default: the core count, at most 8; 1: no worker threads)")
+    .option("--threads <n>", THREADS_HELP)
     .option("--no-verify-checksum", "skip checking the file against its lowbit.checksum (only for bytes known to be good)")
     .option("--json", "print one JSON object instead of streaming")
     .action(async (o: GenerateCliOptions) => generateCommand(o));
@@ -283,7 +282,7 @@ export function buildProgram(): Command {
     .option("--context <n>", "window length (default: the model's n_positions)")
     .option("--stride <n>", "window step (default: the context: no overlap)")
     .option("--max-tokens <n>", "score only the first N tokens")
-    .option("--threads <n>", "threads for the matrix products (default: the core count, at most 8; 1: no worker threads)")
+    .option("--threads <n>", THREADS_HELP)
     .option("--no-verify-checksum", "skip checking the file against its lowbit.checksum (only for bytes known to be good)")
     .option("--json", "print one JSON object")
     .action(async (o: { model: string; text?: string; tokens?: string; context?: string; stride?: string; maxTokens?: string; threads?: string; verifyChecksum: boolean; json?: boolean }) => {
@@ -332,7 +331,7 @@ export function buildProgram(): Command {
     .option("--dtype <d>", "which precision of the folder to load: fp32|q8|q4|q2 (default: its config.json)")
     .option("--truncate", "keep a too-long document's first tokens instead of refusing it")
     .addOption(new Option("--kernels <variant>", "WASM build").choices(["simd", "scalar"]))
-    .option("--threads <n>", "threads for the matrix products (default: the core count, at most 8; 1: no worker threads)")
+    .option("--threads <n>", THREADS_HELP)
     .option("--no-verify-checksum", "skip checking the files against their lowbit.checksum (only for bytes known to be good)")
     .option("--json", "print one JSON object per document")
     .action(async (o: SummarizeCliOptions) => summarizeCommand(o));

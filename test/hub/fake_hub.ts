@@ -46,7 +46,7 @@ export interface LoggedRequest {
   authorization?: string;
 }
 
-/** Faults, each keyed by a repo path (or "*" for every file); consumed as they happen unless said otherwise. */
+/** Faults, each keyed by a repo path; consumed as they happen unless said otherwise. */
 export interface Faults {
   /** Send this many bytes of the body, then destroy the socket (once per entry; before alwaysDrop). */
   dropAfter: Map<string, number>;
@@ -62,9 +62,14 @@ export interface Faults {
 
 export const GIT_LFS = (path: string): boolean => /\.(safetensors|bin)$/.test(path);
 
+/** The environment variables through which huggingface_hub (and src/hub/settings.ts) find the Hub, the cache and a token. */
+export const HUB_VARIABLES = ["HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_ENDPOINT", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HF_HUB_OFFLINE", "XDG_CACHE_HOME"];
+
 const sha1 = (data: Uint8Array | string) => createHash("sha1").update(data).digest("hex");
-const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
-const gitBlobOid = (data: Uint8Array) => createHash("sha1").update(`blob ${data.byteLength}\0`).update(data).digest("hex");
+/** An LFS file's oid. */
+export const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
+/** A plain git file's oid: sha1("blob <size>\0" + content). */
+export const gitBlobOid = (data: Uint8Array) => createHash("sha1").update(`blob ${data.byteLength}\0`).update(data).digest("hex");
 
 /** A fixture directory's files (expected.json, the oracle, left out), plus `extra`. */
 export function filesOf(dir: string, extra: Record<string, string | Uint8Array> = {}): Map<string, Uint8Array> {
@@ -130,6 +135,10 @@ export class FakeHub {
 
   resetLog(): void {
     this.requests.length = 0;
+  }
+
+  clearFaults(): void {
+    for (const fault of Object.values(this.faults)) fault.clear();
   }
 
   async close(): Promise<void> {

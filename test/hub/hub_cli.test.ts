@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 import { bartFixtureDir } from "../helpers/bart_fixtures.js";
 import { cliArgv } from "../helpers/cli.js";
 import { fixtureDir, ROOT, tempDir } from "../helpers/fixtures.js";
-import { FakeHub, filesOf } from "./fake_hub.js";
+import { FakeHub, filesOf, HUB_VARIABLES } from "./fake_hub.js";
 
 const GPT2 = "lowbit-test/tiny-gpt2";
 const BART = "lowbit-test/tiny-bart";
@@ -23,11 +23,9 @@ let home: string;
 
 /** The environment of one run: a fresh HF_HOME, the stand-in Hub, no token or offline switch from outside. */
 function hubEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, HF_HOME: home, HF_ENDPOINT: hub.url, ...extra };
-  for (const name of ["HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HF_HUB_OFFLINE", "XDG_CACHE_HOME"]) {
-    if (!(name in extra)) delete env[name];
-  }
-  return env;
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of HUB_VARIABLES) delete env[name];
+  return { ...env, HF_HOME: home, HF_ENDPOINT: hub.url, ...extra };
 }
 
 async function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number; stdout: string; stderr: string }> {

@@ -4,7 +4,6 @@
 // HF_HUB_OFFLINE, and resolveCheckpoint's directory-or-Hub-id rule.
 
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -15,7 +14,7 @@ import { readBartCheckpoint, readGpt2Checkpoint } from "../../src/export/checkpo
 import { downloadCheckpoint, parseHubRef, resolveCheckpoint, type CheckpointSnapshot } from "../../src/hub/download.js";
 import { bartFixtureDir } from "../helpers/bart_fixtures.js";
 import { fixtureDir, tempDir } from "../helpers/fixtures.js";
-import { FakeHub, filesOf } from "./fake_hub.js";
+import { FakeHub, filesOf, gitBlobOid as gitOid, HUB_VARIABLES, sha256 } from "./fake_hub.js";
 
 const GPT2 = "lowbit-test/tiny-gpt2";
 const SHARDED = "lowbit-test/tiny-gpt2-sharded";
@@ -25,11 +24,8 @@ const PRIVATE = "lowbit-test/private-gpt2";
 const TOKEN = "hf_lowbit_test_token";
 const FAST_RETRY = { attempts: 5, delayMs: 5 };
 
-const HUB_VARIABLES = ["HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_ENDPOINT", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HF_HUB_OFFLINE", "XDG_CACHE_HOME"];
 const savedEnv = Object.fromEntries(HUB_VARIABLES.map((name) => [name, process.env[name]]));
 
-const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
-const gitOid = (data: Uint8Array) => createHash("sha1").update(`blob ${data.byteLength}\0`).update(data).digest("hex");
 const junk = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7919) & 0xff);
 
 let hub: FakeHub;
@@ -80,13 +76,7 @@ beforeEach(() => {
   hub.resetLog();
 });
 
-afterEach(() => {
-  hub.faults.dropAfter.clear();
-  hub.faults.alwaysDrop.clear();
-  hub.faults.corrupt.clear();
-  hub.faults.lengthen.clear();
-  hub.faults.missing.clear();
-});
+afterEach(() => hub.clearFaults());
 
 describe("downloadCheckpoint: the cache", () => {
   it("writes huggingface_hub's layout: refs/main, snapshots/<commit>/ of relative symlinks, blobs named by LFS sha256 or git oid", async () => {

@@ -478,21 +478,19 @@ def config_argv(argv: list[str]) -> tuple[Optional[str], list[str]]:
     alias of `--init_from=X` (a directory or a Hub id, as lowbit's CLI takes a checkpoint)."""
     path, rest, i = None, [], 0
     while i < len(argv):
-        if argv[i] in ("--config", "--init"):
-            if i + 1 >= len(argv):
-                raise ValueError(f"{argv[i]} needs a value: {argv[i]} VALUE or {argv[i]}=VALUE")
-            if argv[i] == "--config":
-                path = argv[i + 1]
-            else:
-                rest.append(f"--init_from={argv[i + 1]}")
-            i += 2
-            continue
-        if argv[i].startswith("--config="):
-            path = argv[i].split("=", 1)[1]
-        elif argv[i].startswith("--init="):
-            rest.append("--init_from=" + argv[i].split("=", 1)[1])
-        else:
+        name, eq, value = argv[i].partition("=")
+        if name not in ("--config", "--init"):
             rest.append(argv[i])
+        else:
+            if not eq:  # the value is the next argument
+                if i + 1 >= len(argv):
+                    raise ValueError(f"{name} needs a value: {name} VALUE or {name}=VALUE")
+                i += 1
+                value = argv[i]
+            if name == "--config":
+                path = value
+            else:
+                rest.append(f"--init_from={value}")
         i += 1
     return path, rest
 

@@ -43,6 +43,15 @@ def put_snapshot(cache: str, repo_id: str, commit: str, source_dir: str, refs=("
     return snapshot
 
 
+def resolve_error(value: str, what: str) -> str:
+    """The message of the FileNotFoundError resolve_checkpoint raises for `value`, checked to be one line."""
+    with pytest.raises(FileNotFoundError) as err:
+        hub.resolve_checkpoint(value, what)
+    message = str(err.value)
+    assert "\n" not in message
+    return message
+
+
 @pytest.fixture
 def hf_home(tmp_path, monkeypatch):
     """An empty HF_HOME of the test's own; no other cache variable leaks in from the environment."""
@@ -96,10 +105,7 @@ def test_an_incomplete_snapshot_does_not_count(hf_home, monkeypatch):
     monkeypatch.setattr(hub, "_has_huggingface_hub", lambda: False)
     cache = str(hf_home / "hub")
     put_snapshot(cache, "org/sharded", COMMIT_MAIN, TINY_GPT2_SHARDED, skip=("model-00002-of-00002.safetensors",))
-    with pytest.raises(FileNotFoundError) as err:
-        hub.resolve_checkpoint("org/sharded", "init_from")
-    message = str(err.value)
-    assert "\n" not in message
+    message = resolve_error("org/sharded", "init_from")
     assert message.startswith("init_from 'org/sharded': no such directory, and the Hub id org/sharded (revision main) is not in "
                               "the Hugging Face cache (")
     assert "lacks model-00002-of-00002.safetensors" in message
@@ -110,10 +116,7 @@ def test_an_incomplete_snapshot_does_not_count(hf_home, monkeypatch):
 
 def test_absent_id_says_to_run_lowbit_download(hf_home, monkeypatch):
     monkeypatch.setattr(hub, "_has_huggingface_hub", lambda: False)
-    with pytest.raises(FileNotFoundError) as err:
-        hub.resolve_checkpoint("facebook/bart-base@v2", "teacher")
-    message = str(err.value)
-    assert "\n" not in message
+    message = resolve_error("facebook/bart-base@v2", "teacher")
     assert message.startswith("teacher 'facebook/bart-base@v2': no such directory, and the Hub id facebook/bart-base "
                               "(revision v2) is not in the Hugging Face cache (no ")
     assert "huggingface_hub is not installed; run `npx lowbit download facebook/bart-base --revision v2`" in message
