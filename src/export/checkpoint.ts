@@ -23,7 +23,8 @@ import { expectedShapes, isEmbeddingWeight, parseHfGpt2Config, quantizedWeightAx
 import { parseQuantizationConfig, type QuantizationConfig } from "../format/quantization.js";
 import { scaleIndex, scaleShapeOf, type QuantizedMatrix } from "../format/quantizer.js";
 import { QUANT_FORMATS, type WeightBits } from "../format/quant_formats.js";
-import { numel, parseShardIndex, toFloat32, toInt8, type StoredTensor } from "../format/safetensors.js";
+import { readShardIndex } from "../format/node_io.js";
+import { numel, toFloat32, toInt8, type StoredTensor } from "../format/safetensors.js";
 import { parseJson } from "../format/schema.js";
 import { readSafetensors, safetensorsExists } from "./safetensors.js";
 
@@ -424,7 +425,7 @@ export function weightFiles(dir: string): { files: string[]; index?: { path: str
     throw new LowbitError("both model.safetensors and a shard index: which holds the weights?", { file: dir, expected: "one of them", found: "both", hint: "remove the stale one" });
   }
   if (existsSync(indexPath)) {
-    const map = parseShardIndex(parseJson(readText(indexPath, "the shard index"), indexPath, "shard index"), indexPath);
+    const map = readShardIndex(indexPath);
     const files = [...new Set(map.values())].sort().map((f) => join(dir, f));
     for (const f of files) {
       if (!safetensorsExists(f)) throw new LowbitError("shard index names a missing shard", { file: indexPath, expected: `${f} (whole or as .part-00, …)`, found: "nothing" });

@@ -3,6 +3,8 @@
 import { readFileSync } from "node:fs";
 import { LowbitError } from "../errors.js";
 import { parseModelFile, type LowbitModelFile } from "./lowbit_onnx.js";
+import { parseShardIndex } from "./safetensors.js";
+import { parseJson } from "./schema.js";
 
 /** A file's bytes, or a LowbitError naming the file and the reason. */
 export function readBytes(path: string, what = "file"): Uint8Array {
@@ -16,4 +18,10 @@ export function readBytes(path: string, what = "file"): Uint8Array {
 
 export function readModelFile(path: string): LowbitModelFile {
   return parseModelFile(readBytes(path, "model file"), path);
+}
+
+/** A model.safetensors.index.json read and checked: tensor name → shard file name (parseShardIndex). */
+export function readShardIndex(indexPath: string): Map<string, string> {
+  const text = new TextDecoder().decode(readBytes(indexPath, "the shard index"));
+  return parseShardIndex(parseJson(text, indexPath, "shard index"), indexPath);
 }

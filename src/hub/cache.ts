@@ -15,7 +15,7 @@ import { dirname, join, relative } from "node:path";
 import { getRepoFolderName } from "@huggingface/hub";
 import { LowbitError } from "../errors.js";
 import { writeFileAtomic } from "../export/atomic_write.js";
-import { parseShardIndex } from "../format/safetensors.js";
+import { readShardIndex } from "../format/node_io.js";
 
 export const COMMIT_HASH = /^[0-9a-f]{40}$/;
 
@@ -29,14 +29,7 @@ export const OPTIONAL_FILES = ["generation_config.json", "vocab.json", "merges.t
 
 /** The shard file names a model.safetensors.index.json names, sorted and validated (plain names, no paths). */
 export function shardNames(indexPath: string): string[] {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(indexPath, "utf8"));
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new LowbitError(e.code !== undefined ? "cannot read the shard index" : `shard index is not valid JSON: ${e.message}`, { file: indexPath, found: e.code });
-  }
-  return [...new Set(parseShardIndex(raw, indexPath).values())].sort();
+  return [...new Set(readShardIndex(indexPath).values())].sort();
 }
 
 // ─── paths ────────────────────────────────────────────────────────────────────────────────────────
